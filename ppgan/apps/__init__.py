@@ -1,0 +1,2 @@
+"""High-level applications (Python API)."""
+from .first_order_predictor import FirstOrderPredictor  # noqa: F401

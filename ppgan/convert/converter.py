@@ -1,0 +1,67 @@
+"""PyTorch First Order Motion Model checkpoints -> Paddle state dicts."""
+import numpy as np
+
+from ppgan.utils.checkpoint import NET_NAMES, check_weights, save_weights
+from ppgan.utils.errors import CheckpointError
+
+from .torch_reader import load_torch_checkpoint
+
+# PyTorch buffer name -> Paddle buffer name (BatchNorm); None drops the entry.
+_RENAMES = {"running_mean": "_mean", "running_var": "_variance", "num_batches_tracked": None}
+
+
+def convert_state_dict(state, net_name="net"):
+    """Map one PyTorch state dict to Paddle names: strip `module.`, rename BatchNorm buffers."""
+    if not isinstance(state, dict):
+        raise CheckpointError("'%s' in the checkpoint is not a state dict" % net_name)
+    out = {}
+    for key, value in state.items():
+        while key.startswith("module."):
+            key = key[len("module."):]
+        head, _, leaf = key.rpartition(".")
+        if leaf in _RENAMES:
+            if _RENAMES[leaf] is None:
+                continue
+            key = head + "." + _RENAMES[leaf]
+        if not isinstance(value, np.ndarray):
+            raise CheckpointError("'%s.%s' in the checkpoint is %s, not a tensor" % (net_name, key, type(value).__name__))
+        out[key] = value
+    return out
+
+
+def convert_torch_checkpoint(path, include_optimizers=False):
+    """Read a PyTorch FOMM checkpoint and return {'generator', 'kp_detector', 'discriminator': state}.
+
+    With `include_optimizers`, the optimizer states and the epoch are kept as they are
+    (numpy arrays, PyTorch layout) under 'torch_optimizer_<net>' and 'epoch'.
+    """
+    ckpt = load_torch_checkpoint(path)
+    if not isinstance(ckpt, dict) or not any(name in ckpt for name in NET_NAMES):
+        found = ", ".join(map(str, ckpt)) if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise CheckpointError("'%s' is a PyTorch file but not a First Order Motion Model checkpoint: expected "
+                              "'kp_detector' and 'generator' entries, found %s" % (path, found or "nothing"))
+    out = {name: convert_state_dict(ckpt[name], name) for name in NET_NAMES if name in ckpt}
+    if include_optimizers:
+        for key, value in ckpt.items():
+            if key.startswith("optimizer_"):
+                out["torch_" + key] = value
+        if "epoch" in ckpt:
+            out["epoch"] = ckpt["epoch"]
+    return out
+
+
+def convert(input_path, output_path, config=None, include_optimizers=False):
+    """Convert `input_path` (PyTorch) to `output_path` (.pdparams); with `config`, check every shape first.
+
+    `config` is a path or a loaded config dict. Returns the converted dict.
+    """
+    weights = convert_torch_checkpoint(input_path, include_optimizers)
+    if config is not None:
+        from ppgan.models.builder import build_nets
+        from ppgan.utils.config import load_config
+        cfg = load_config(config) if not isinstance(config, dict) or "model" not in config else config
+        sections = [s for s in NET_NAMES if cfg["model"].get(s) is not None]
+        nets = build_nets(cfg["model"], sections)
+        check_weights(nets, weights, "the weights in '%s'" % input_path)
+    save_weights(weights, output_path)
+    return weights

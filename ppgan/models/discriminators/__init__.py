@@ -1,0 +1,1 @@
+from .multiscale import MultiScaleDiscriminator  # noqa: F401

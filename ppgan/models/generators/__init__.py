@@ -1,0 +1,1 @@
+from .occlusion_aware import OcclusionAwareGenerator  # noqa: F401

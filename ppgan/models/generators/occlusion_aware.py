@@ -1,0 +1,94 @@
+"""The occlusion-aware generator (paper, Sec. 3.3)."""
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+from ppgan.models.builder import GENERATORS
+from ppgan.modules.blocks import DownBlock2d, ResBlock2d, SameBlock2d, UpBlock2d
+from ppgan.modules.builder import DENSE_MOTIONS
+from ppgan.modules.geometry import grid_sample, resize_deformation
+
+
+def _width(block_expansion, max_features, level):
+    return min(max_features, block_expansion * (2 ** level))
+
+
+@GENERATORS.register()
+class OcclusionAwareGenerator(nn.Layer):
+    """Encodes the source, warps its features by the dense motion T_hat, multiplies them by the
+    occlusion map O_hat (eq. 8: xi' = O_hat * f_w(xi, T_hat)), and decodes the driving frame.
+
+    Without `dense_motion` the features are decoded unwarped (an auto-encoder).
+    """
+
+    config_children = {"dense_motion": (DENSE_MOTIONS, ("num_kp", "num_channels", "estimate_occlusion_map",
+                                                       "align_corners"))}
+
+    def __init__(self, num_kp=10, num_channels=3, block_expansion=64, max_features=512, num_down_blocks=2,
+                 num_bottleneck_blocks=6, estimate_occlusion_map=False, dense_motion=None, align_corners=True):
+        super().__init__()
+        self.dense_motion_network = None if dense_motion is None else DENSE_MOTIONS.build(
+            dense_motion, num_kp=num_kp, num_channels=num_channels,
+            estimate_occlusion_map=estimate_occlusion_map, align_corners=align_corners)
+        self.first = SameBlock2d(num_channels, block_expansion, kernel_size=7, padding=3)
+        self.down_blocks = nn.LayerList([
+            DownBlock2d(_width(block_expansion, max_features, i), _width(block_expansion, max_features, i + 1),
+                        kernel_size=3, padding=1) for i in range(num_down_blocks)])
+        self.up_blocks = nn.LayerList([
+            UpBlock2d(_width(block_expansion, max_features, num_down_blocks - i),
+                      _width(block_expansion, max_features, num_down_blocks - i - 1), kernel_size=3, padding=1)
+            for i in range(num_down_blocks)])
+        bottleneck_features = _width(block_expansion, max_features, num_down_blocks)
+        self.bottleneck = nn.Sequential(*[
+            ("r%d" % i, ResBlock2d(bottleneck_features, kernel_size=3, padding=1))
+            for i in range(num_bottleneck_blocks)])
+        self.final = nn.Conv2D(block_expansion, num_channels, kernel_size=7, padding=3)
+        self.estimate_occlusion_map = estimate_occlusion_map
+        self.num_channels = num_channels
+        self.align_corners = align_corners
+
+    def deform_input(self, inp, deformation):
+        """Backward-warp `inp` by `deformation`, resized bilinearly to `inp`'s resolution."""
+        deformation = resize_deformation(deformation, inp.shape[2], inp.shape[3])
+        return grid_sample(inp, deformation, self.align_corners)
+
+    def encode(self, source_image):
+        """Source features before warping (depend on the source image only)."""
+        out = self.first(source_image)
+        for block in self.down_blocks:
+            out = block(out)
+        return out
+
+    def decode(self, features):
+        """Bottleneck residual blocks and up-sampling decoder to an image in [0, 1]."""
+        out = self.bottleneck(features)
+        for block in self.up_blocks:
+            out = block(out)
+        return F.sigmoid(self.final(out))
+
+    def warp_features(self, features, source_image, kp_driving, kp_source):
+        """Apply the dense motion (and occlusion) to encoded source features; returns (features, outputs)."""
+        output = {}
+        if self.dense_motion_network is None:
+            return features, output
+        motion = self.dense_motion_network(source_image=source_image, kp_driving=kp_driving, kp_source=kp_source)
+        output["mask"] = motion["mask"]
+        output["sparse_deformed"] = motion["sparse_deformed"]
+        deformation = motion["deformation"]
+        features = self.deform_input(features, deformation)
+        if "occlusion_map" in motion:
+            occlusion_map = motion["occlusion_map"]
+            output["occlusion_map"] = occlusion_map
+            if occlusion_map.shape[2:] != features.shape[2:]:
+                occlusion_map = F.interpolate(occlusion_map, size=features.shape[2:], mode="bilinear",
+                                              align_corners=False)
+            features = features * occlusion_map
+        output["deformed"] = self.deform_input(source_image, deformation)
+        output["deformation"] = deformation
+        return features, output
+
+    def forward(self, source_image, kp_driving, kp_source):
+        """Returns {'prediction', 'deformed', 'mask', 'sparse_deformed', 'occlusion_map', 'deformation'}."""
+        features, output = self.warp_features(self.encode(source_image), source_image, kp_driving, kp_source)
+        output["prediction"] = self.decode(features)
+        return output

@@ -1,0 +1,56 @@
+"""Anti-aliased downsampling and the image pyramid used by losses and the discriminator."""
+import numpy as np
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+
+def gaussian_kernel(scale):
+    """The Gaussian blur applied before downsampling by `scale`: sigma = (1/scale - 1)/2,
+    size 2*round(4 sigma)+1, normalised to sum 1. Returns (size, size) float32 and the pads (ka, kb)."""
+    sigma = (1 / scale - 1) / 2
+    size = 2 * round(sigma * 4) + 1
+    ka = size // 2
+    kb = ka - 1 if size % 2 == 0 else ka
+    grid = np.arange(size, dtype=np.float32)
+    mean = (size - 1) / 2
+    g = np.exp(-(grid - mean) ** 2 / (2 * sigma ** 2)).astype(np.float32)
+    kernel = np.outer(g, g)
+    return (kernel / kernel.sum()).astype(np.float32), (ka, kb)
+
+
+class AntiAliasInterpolation2d(nn.Layer):
+    """Band-limited downsampling: Gaussian blur (depthwise conv) then keep every (1/scale)-th pixel."""
+
+    def __init__(self, channels, scale):
+        super().__init__()
+        self.scale = scale
+        kernel, (self.ka, self.kb) = gaussian_kernel(scale)
+        weight = np.tile(kernel[None, None], (channels, 1, 1, 1))
+        self.register_buffer("weight", paddle.to_tensor(weight))
+        self.groups = channels
+        self.step = int(1 / scale)
+
+    def forward(self, x):
+        if self.scale == 1.0:
+            return x
+        out = F.pad(x, [self.ka, self.kb, self.ka, self.kb])
+        out = F.conv2d(out, self.weight, groups=self.groups)
+        return out[:, :, ::self.step, ::self.step]
+
+
+def scale_key(scale):
+    """The name of a pyramid level as the original writes it ('1', '0.5', ...)."""
+    return str(scale)
+
+
+class ImagePyramide(nn.Layer):
+    """Anti-aliased copies of an image at several scales: {'prediction_<scale>': image}."""
+
+    def __init__(self, scales, num_channels):
+        super().__init__()
+        self.downs = nn.LayerDict({scale_key(s).replace(".", "-"): AntiAliasInterpolation2d(num_channels, s)
+                                   for s in scales})
+
+    def forward(self, x):
+        return {"prediction_" + key.replace("-", "."): down(x) for key, down in self.downs.items()}

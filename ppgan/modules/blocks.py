@@ -1,0 +1,121 @@
+"""Convolutional building blocks shared by the keypoint detector, dense motion net and generator.
+
+Attribute names (`conv`, `norm`, `conv1`, ...) follow the original so that converted PyTorch
+state dicts map one to one.
+"""
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+
+def batch_norm(num_features):
+    """BatchNorm with PyTorch's defaults (momentum 0.1 there is 0.9 in Paddle's convention)."""
+    return nn.BatchNorm2D(num_features, momentum=0.9, epsilon=1e-5)
+
+
+class ResBlock2d(nn.Layer):
+    """Pre-activation residual block: x + conv(relu(bn(conv(relu(bn(x))))))."""
+
+    def __init__(self, in_features, kernel_size, padding):
+        super().__init__()
+        self.conv1 = nn.Conv2D(in_features, in_features, kernel_size, padding=padding)
+        self.conv2 = nn.Conv2D(in_features, in_features, kernel_size, padding=padding)
+        self.norm1 = batch_norm(in_features)
+        self.norm2 = batch_norm(in_features)
+
+    def forward(self, x):
+        out = self.conv1(F.relu(self.norm1(x)))
+        out = self.conv2(F.relu(self.norm2(out)))
+        return out + x
+
+
+class UpBlock2d(nn.Layer):
+    """Nearest-neighbour x2 upsampling, then conv, BatchNorm, ReLU."""
+
+    def __init__(self, in_features, out_features, kernel_size=3, padding=1, groups=1):
+        super().__init__()
+        self.conv = nn.Conv2D(in_features, out_features, kernel_size, padding=padding, groups=groups)
+        self.norm = batch_norm(out_features)
+
+    def forward(self, x):
+        out = F.interpolate(x, scale_factor=2, mode="nearest")
+        return F.relu(self.norm(self.conv(out)))
+
+
+class DownBlock2d(nn.Layer):
+    """Conv, BatchNorm, ReLU, then 2x2 average pooling."""
+
+    def __init__(self, in_features, out_features, kernel_size=3, padding=1, groups=1):
+        super().__init__()
+        self.conv = nn.Conv2D(in_features, out_features, kernel_size, padding=padding, groups=groups)
+        self.norm = batch_norm(out_features)
+
+    def forward(self, x):
+        out = F.relu(self.norm(self.conv(x)))
+        return F.avg_pool2d(out, kernel_size=2, stride=2)
+
+
+class SameBlock2d(nn.Layer):
+    """Conv, BatchNorm, ReLU at constant resolution."""
+
+    def __init__(self, in_features, out_features, kernel_size=3, padding=1, groups=1):
+        super().__init__()
+        self.conv = nn.Conv2D(in_features, out_features, kernel_size, padding=padding, groups=groups)
+        self.norm = batch_norm(out_features)
+
+    def forward(self, x):
+        return F.relu(self.norm(self.conv(x)))
+
+
+class InstanceNorm2d(nn.Layer):
+    """Instance normalisation with an affine `weight`/`bias` (PyTorch parameter names)."""
+
+    def __init__(self, num_features, epsilon=1e-5):
+        super().__init__()
+        self.epsilon = epsilon
+        self.weight = self.create_parameter([num_features], default_initializer=nn.initializer.Constant(1.0))
+        self.bias = self.create_parameter([num_features], is_bias=True)
+
+    def forward(self, x):
+        return F.instance_norm(x, weight=self.weight, bias=self.bias, eps=self.epsilon)
+
+
+class SpectralNormConv2d(nn.Layer):
+    """Conv2d whose weight is divided by its largest singular value (Miyato et al. 2018).
+
+    Stores `weight_orig`, `weight_u`, `weight_v` as PyTorch's `spectral_norm` does. In training
+    mode every call runs one power iteration v = W^T u / |W^T u|, u = W v / |W v| (eps 1e-12) and
+    keeps u, v; sigma = u . (W v), with gradients flowing through W only.
+    """
+
+    def __init__(self, in_features, out_features, kernel_size, padding=0, eps=1e-12):
+        super().__init__()
+        self.padding = padding
+        self.eps = eps
+        conv = nn.Conv2D(in_features, out_features, kernel_size, padding=padding)
+        self.weight_orig = self.create_parameter(conv.weight.shape, default_initializer=nn.initializer.Assign(conv.weight))
+        self.bias = self.create_parameter([out_features], is_bias=True)
+        cols = in_features * conv.weight.shape[2] * conv.weight.shape[3]
+        self.register_buffer("weight_u", F.normalize(paddle.randn([out_features]), axis=0, epsilon=eps))
+        self.register_buffer("weight_v", F.normalize(paddle.randn([cols]), axis=0, epsilon=eps))
+
+    @property
+    def out_channels(self):
+        return self.weight_orig.shape[0]
+
+    def spectral_weight(self):
+        """The normalised weight W / sigma(W), updating u and v first when training."""
+        w_mat = self.weight_orig.reshape([self.weight_orig.shape[0], -1])
+        u, v = self.weight_u, self.weight_v
+        if self.training:
+            with paddle.no_grad():
+                v = F.normalize(paddle.mv(w_mat.t(), u), axis=0, epsilon=self.eps)
+                u = F.normalize(paddle.mv(w_mat, v), axis=0, epsilon=self.eps)
+                paddle.assign(u, self.weight_u)
+                paddle.assign(v, self.weight_v)
+            u, v = u.detach(), v.detach()
+        sigma = paddle.dot(u, paddle.mv(w_mat, v))
+        return self.weight_orig / sigma
+
+    def forward(self, x):
+        return F.conv2d(x, self.spectral_weight(), self.bias, padding=self.padding)

@@ -1,0 +1,61 @@
+"""The hourglass (U-Net) backbone used by the keypoint detector and the dense motion network."""
+import paddle
+import paddle.nn as nn
+
+from .blocks import DownBlock2d, UpBlock2d
+from .builder import BACKBONES
+
+
+def _width(block_expansion, max_features, level):
+    return min(max_features, block_expansion * (2 ** level))
+
+
+class Encoder(nn.Layer):
+    """Hourglass encoder: `num_blocks` DownBlock2d; returns every intermediate map."""
+
+    def __init__(self, block_expansion, in_features, num_blocks=3, max_features=256):
+        super().__init__()
+        self.down_blocks = nn.LayerList([
+            DownBlock2d(in_features if i == 0 else _width(block_expansion, max_features, i),
+                        _width(block_expansion, max_features, i + 1), kernel_size=3, padding=1)
+            for i in range(num_blocks)])
+
+    def forward(self, x):
+        outs = [x]
+        for block in self.down_blocks:
+            outs.append(block(outs[-1]))
+        return outs
+
+
+class Decoder(nn.Layer):
+    """Hourglass decoder: UpBlock2d, concatenating the encoder map of the same resolution."""
+
+    def __init__(self, block_expansion, in_features, num_blocks=3, max_features=256):
+        super().__init__()
+        blocks = []
+        for i in reversed(range(num_blocks)):
+            in_filters = (1 if i == num_blocks - 1 else 2) * _width(block_expansion, max_features, i + 1)
+            blocks.append(UpBlock2d(in_filters, _width(block_expansion, max_features, i), kernel_size=3, padding=1))
+        self.up_blocks = nn.LayerList(blocks)
+        self.out_filters = block_expansion + in_features
+
+    def forward(self, features):
+        features = list(features)
+        out = features.pop()
+        for block in self.up_blocks:
+            out = paddle.concat([block(out), features.pop()], axis=1)
+        return out
+
+
+@BACKBONES.register()
+class Hourglass(nn.Layer):
+    """U-Net style hourglass mapping an image (B, in_features, H, W) to (B, out_filters, H, W)."""
+
+    def __init__(self, in_features, block_expansion=32, num_blocks=3, max_features=256):
+        super().__init__()
+        self.encoder = Encoder(block_expansion, in_features, num_blocks, max_features)
+        self.decoder = Decoder(block_expansion, in_features, num_blocks, max_features)
+        self.out_filters = self.decoder.out_filters
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x))

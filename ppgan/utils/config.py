@@ -1,0 +1,276 @@
+"""YAML configs: loading, `-o a.b.c=value` overrides, validation, and the original-FOMM adapter.
+
+Two formats are accepted:
+
+* the native one (``configs/*.yaml``): sections ``model``, ``dataset``, ``train``,
+  ``reconstruction``, ``animate``, ``visualizer``; nets are described by a ``name`` picked from a
+  registry plus that class's arguments;
+* the original repository's files (``model_params``, ``dataset_params``, ``train_params``, ...),
+  unchanged; they are translated to the native layout by :func:`from_original`.
+
+Every key must be read by something: an unknown key is a :class:`ConfigError` naming its path.
+"""
+import copy
+import difflib
+import os
+
+import yaml
+
+from .errors import ConfigError
+
+# Sections other than `model`, with their keys and defaults (the original's training options).
+# A value that is a dict is a nested section; anything else is the default of a leaf key.
+SECTIONS = {
+    "dataset": {
+        "name": "FramesDataset",
+        "root_dir": None,
+        "frame_shape": [256, 256, 3],
+        "id_sampling": False,
+        "pairs_list": None,
+        "augmentation_params": {
+            "flip_param": {"horizontal_flip": False, "time_flip": False},
+            "jitter_param": {"brightness": 0.0, "contrast": 0.0, "saturation": 0.0, "hue": 0.0},
+            "crop_param": {"size": None},
+            "resize_param": {"ratio": None},
+            "rotation_param": {"degrees": None},
+        },
+    },
+    "train": {
+        "num_epochs": 100,
+        "num_repeats": 1,
+        "epoch_milestones": [],
+        "lr_generator": 2.0e-4,
+        "lr_discriminator": 2.0e-4,
+        "lr_kp_detector": 2.0e-4,
+        "batch_size": 1,
+        "scales": [1, 0.5, 0.25, 0.125],
+        "checkpoint_freq": 1,
+        "transform_params": {"sigma_affine": 0.05, "sigma_tps": 0.005, "points_tps": 5},
+        "loss_weights": {
+            "generator_gan": 0,
+            "discriminator_gan": 1,
+            "feature_matching": [0, 0, 0, 0],
+            "perceptual": [10, 10, 10, 10, 10],
+            "equivariance_value": 10,
+            "equivariance_jacobian": 10,
+        },
+    },
+    "reconstruction": {"num_videos": None, "format": ".mp4"},
+    "animate": {
+        "num_pairs": 50,
+        "format": ".mp4",
+        "normalization_params": {
+            "adapt_movement_scale": False,
+            "use_relative_movement": True,
+            "use_relative_jacobian": True,
+        },
+    },
+    "visualizer": {"kp_size": 5, "draw_border": True, "colormap": "gist_rainbow"},
+}
+
+ORIGINAL_SECTIONS = {
+    "dataset_params": "dataset",
+    "train_params": "train",
+    "reconstruction_params": "reconstruction",
+    "animate_params": "animate",
+    "visualizer_params": "visualizer",
+}
+
+# Native key path prefix -> the same place in an original-format file (for error messages).
+_ORIGINAL_PATHS = [
+    ("model.kp_detector.backbone", "model_params.kp_detector_params"),
+    ("model.generator.dense_motion.backbone", "model_params.generator_params.dense_motion_params"),
+    ("model.generator.dense_motion", "model_params.generator_params.dense_motion_params"),
+    ("model.kp_detector", "model_params.kp_detector_params"),
+    ("model.generator", "model_params.generator_params"),
+    ("model.discriminator", "model_params.discriminator_params"),
+    ("model.common", "model_params.common_params"),
+    ("model", "model_params"),
+] + [(v, k) for k, v in ORIGINAL_SECTIONS.items()]
+
+_HOURGLASS_KEYS = ("block_expansion", "max_features", "num_blocks")
+
+
+def is_original_format(raw):
+    """True for a config written for the original PyTorch repository."""
+    return isinstance(raw, dict) and "model_params" in raw
+
+
+def _split_backbone(params):
+    params = dict(params)
+    backbone = {"name": "Hourglass"}
+    for key in _HOURGLASS_KEYS:
+        if key in params:
+            backbone[key] = params.pop(key)
+    params["backbone"] = backbone
+    return params
+
+
+def from_original(raw):
+    """Translate an original-format config dict into the native layout (no validation)."""
+    raw = copy.deepcopy(raw)
+    mp = raw.pop("model_params")
+    if not isinstance(mp, dict):
+        raise ConfigError("must be a mapping", "model_params")
+    unknown = set(mp) - {"common_params", "kp_detector_params", "generator_params",
+                         "discriminator_params"}
+    if unknown:
+        raise ConfigError("unknown key; accepted: common_params, kp_detector_params, "
+                          "generator_params, discriminator_params", "model_params." + sorted(unknown)[0])
+    model = {"common": dict(mp.get("common_params") or {})}
+    model["kp_detector"] = dict(name="KPDetector", **_split_backbone(mp.get("kp_detector_params") or {}))
+    gen = dict(mp.get("generator_params") or {})
+    dm = gen.pop("dense_motion_params", None)
+    gen_native = dict(name="OcclusionAwareGenerator", **gen)
+    gen_native["dense_motion"] = (None if dm is None
+                                  else dict(name="DenseMotionNetwork", **_split_backbone(dm)))
+    model["generator"] = gen_native
+    if "discriminator_params" in mp:
+        model["discriminator"] = dict(name="MultiScaleDiscriminator", **(mp["discriminator_params"] or {}))
+    out = {"model": model}
+    for old, new in ORIGINAL_SECTIONS.items():
+        if old in raw:
+            out[new] = raw.pop(old)
+    for key in raw:
+        raise ConfigError("unknown top-level key in an original-format config; accepted: model_params, "
+                          + ", ".join(ORIGINAL_SECTIONS), key)
+    return out
+
+
+def original_key_path(native_path):
+    """Map a native key path to where the same key sits in an original-format file."""
+    for new, old in _ORIGINAL_PATHS:
+        if native_path == new or native_path.startswith(new + "."):
+            return old + native_path[len(new):]
+    return native_path
+
+
+def _parse_value(text):
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_override(cfg, option):
+    """Apply one `a.b.c=value` override in place; the value is parsed as YAML."""
+    if "=" not in option:
+        raise ConfigError("override '%s' must look like key.path=value" % option)
+    path, text = option.split("=", 1)
+    keys = [k for k in path.strip().split(".")]
+    if not all(keys):
+        raise ConfigError("override '%s' has an empty key" % option)
+    node = cfg
+    for i, key in enumerate(keys[:-1]):
+        nxt = _child(node, key, ".".join(keys[:i + 1]), create=True)
+        node = nxt
+    last = keys[-1]
+    if isinstance(node, list):
+        idx = _list_index(node, last, path)
+        node[idx] = _parse_value(text)
+    else:
+        node[last] = _parse_value(text)
+    return cfg
+
+
+def _list_index(node, key, path):
+    try:
+        idx = int(key)
+        node[idx]
+    except (ValueError, IndexError):
+        raise ConfigError("'%s' is not a valid index of a list of %d items" % (key, len(node)), path)
+    return idx
+
+
+def _child(node, key, path, create):
+    if isinstance(node, list):
+        return node[_list_index(node, key, path)]
+    if not isinstance(node, dict):
+        raise ConfigError("cannot set a sub-key: the value here is %r, not a mapping" % (node,), path)
+    if key not in node or node[key] is None:
+        if not create:
+            raise ConfigError("missing", path)
+        node[key] = {}
+    return node[key]
+
+
+def _merge_section(spec, given, path):
+    """Return `spec`'s defaults updated with `given`; unknown keys raise ConfigError."""
+    if given is None:
+        given = {}
+    if not isinstance(given, dict):
+        raise ConfigError("must be a mapping, got %r" % (given,), ".".join(path))
+    out = {}
+    for key, value in given.items():
+        if key not in spec:
+            hint = difflib.get_close_matches(str(key), spec, n=1)
+            msg = "unknown key; accepted keys: %s" % ", ".join(spec)
+            if hint:
+                msg += " (did you mean '%s'?)" % hint[0]
+            raise ConfigError(msg, ".".join(path + (str(key),)))
+    for key, default in spec.items():
+        sub = path + (key,)
+        if isinstance(default, dict):
+            out[key] = _merge_section(default, given.get(key), sub)
+        else:
+            out[key] = copy.deepcopy(given.get(key, default))
+    return out
+
+
+def validate(cfg):
+    """Check a native config and fill the defaults of its non-model sections; returns a new dict."""
+    if not isinstance(cfg, dict):
+        raise ConfigError("a config file must hold a mapping at the top level")
+    unknown = [k for k in cfg if k != "model" and k not in SECTIONS]
+    if unknown:
+        hint = difflib.get_close_matches(unknown[0], ["model"] + list(SECTIONS), n=1)
+        msg = "unknown top-level key; accepted: model, %s" % ", ".join(SECTIONS)
+        if hint:
+            msg += " (did you mean '%s'?)" % hint[0]
+        raise ConfigError(msg, unknown[0])
+    if "model" not in cfg or not isinstance(cfg["model"], dict):
+        raise ConfigError("missing the 'model' section (or it is not a mapping)", "model")
+    out = {"model": copy.deepcopy(cfg["model"])}
+    for name, spec in SECTIONS.items():
+        out[name] = _merge_section(spec, cfg.get(name), (name,))
+    from ppgan.models.builder import check_model_config  # registries are filled by ppgan.models
+    check_model_config(out["model"])
+    return out
+
+
+def read_yaml(path):
+    """Read a YAML file into a dict with clear errors for missing or malformed files."""
+    if not os.path.isfile(path):
+        raise ConfigError("config file '%s' does not exist; pass a path such as configs/firstorder_vox_256.yaml"
+                          % path)
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except yaml.YAMLError as e:
+        raise ConfigError("config file '%s' is not valid YAML: %s" % (path, e)) from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError("cannot read config file '%s': %s" % (path, e)) from e
+    if not isinstance(data, dict):
+        raise ConfigError("config file '%s' must hold a mapping at the top level" % path)
+    return data
+
+
+def load_config(path_or_dict, overrides=()):
+    """Load a native or original-format config (path or dict), apply overrides, validate it."""
+    raw = read_yaml(path_or_dict) if isinstance(path_or_dict, (str, os.PathLike)) else copy.deepcopy(path_or_dict)
+    for option in overrides or ():
+        apply_override(raw, option)
+    original = is_original_format(raw)
+    try:
+        return validate(from_original(raw) if original else raw)
+    except ConfigError as e:
+        if original and e.key_path:
+            raise ConfigError(e.detail, original_key_path(e.key_path)) from None
+        raise
+
+
+def dump_config(cfg, path):
+    """Write a config dict as YAML atomically (temporary name, then rename)."""
+    from .io import atomic_write
+    with atomic_write(path, "w") as f:
+        yaml.safe_dump(cfg, f, sort_keys=False)
