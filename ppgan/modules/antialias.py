@@ -25,6 +25,8 @@ class AntiAliasInterpolation2d(nn.Layer):
     def __init__(self, channels, scale):
         super().__init__()
         self.scale = scale
+        if scale == 1:
+            return  # identity: no blur, no buffer (as the original's `down` modules are absent then)
         kernel, (self.ka, self.kb) = gaussian_kernel(scale)
         weight = np.tile(kernel[None, None], (channels, 1, 1, 1))
         self.register_buffer("weight", paddle.to_tensor(weight))

@@ -39,7 +39,7 @@ def read_weights(path):
     return state
 
 
-def _fmt_list(items, limit=12):
+def _fmt_list(items, limit=6):
     items = list(items)
     shown = ", ".join(items[:limit])
     return shown + (" ... and %d more" % (len(items) - limit) if len(items) > limit else "")

@@ -165,6 +165,9 @@ def apply_override(cfg, option):
         nxt = _child(node, key, ".".join(keys[:i + 1]), create=True)
         node = nxt
     last = keys[-1]
+    if not isinstance(node, (dict, list)):
+        raise ConfigError("cannot set a sub-key: the value here is %r, not a mapping" % (node,),
+                          ".".join(keys[:-1]))
     if isinstance(node, list):
         idx = _list_index(node, last, path)
         node[idx] = _parse_value(text)
@@ -255,9 +258,35 @@ def read_yaml(path):
     return data
 
 
+def deep_merge(base, update):
+    """Return `base` updated recursively by `update` (mappings merge, everything else replaces)."""
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def read_config_file(path, _seen=()):
+    """Read a config file, resolving `_base_: other.yaml` (relative to the file) by deep merging."""
+    data = read_yaml(path)
+    base = data.pop("_base_", None)
+    if base is None:
+        return data
+    base_path = os.path.join(os.path.dirname(os.path.abspath(path)), base)
+    if os.path.abspath(base_path) in _seen:
+        raise ConfigError("'_base_' files include each other in a loop", "_base_")
+    return deep_merge(read_config_file(base_path, _seen + (os.path.abspath(path),)), data)
+
+
 def load_config(path_or_dict, overrides=()):
     """Load a native or original-format config (path or dict), apply overrides, validate it."""
-    raw = read_yaml(path_or_dict) if isinstance(path_or_dict, (str, os.PathLike)) else copy.deepcopy(path_or_dict)
+    if isinstance(path_or_dict, (str, os.PathLike)):
+        raw = read_config_file(os.fspath(path_or_dict))
+    else:
+        raw = copy.deepcopy(path_or_dict)
     for option in overrides or ():
         apply_override(raw, option)
     original = is_original_format(raw)

@@ -12,6 +12,7 @@ def setup_logging(level=logging.INFO, log_file=None):
     """Send project log records to stderr (and to `log_file` if given)."""
     root = logging.getLogger("ppgan")
     root.setLevel(level)
+    root.propagate = False  # Paddle attaches its own handler to the root logger
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s %(message)s", "%H:%M:%S"))

@@ -1,0 +1,27 @@
+"""Shared behaviour of the command-line tools: one-line errors and exit code 2."""
+import logging
+import sys
+import warnings
+
+from .errors import PPGanError
+from .logger import setup_logging
+
+
+def quiet_warnings():
+    """Hide third-party import-time warnings that say nothing to a user of the tools."""
+    warnings.filterwarnings("ignore", message=".*ccache.*")
+
+
+def run(main, argv=None):
+    """Call `main(argv)`; a project error prints 'error: <message>' and exits 2, Ctrl-C exits 130."""
+    quiet_warnings()
+    setup_logging(logging.INFO)
+    try:
+        code = main(argv)
+    except PPGanError as e:
+        print("error: %s" % e, file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code or 0)

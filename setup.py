@@ -1,0 +1,22 @@
+"""ppgan-fomm: the First Order Motion Model for Image Animation in PaddlePaddle."""
+from setuptools import find_packages, setup
+
+with open("requirements.txt") as f:
+    requirements = [line.strip() for line in f if line.strip() and not line.startswith("#")]
+
+setup(
+    name="ppgan-fomm",
+    version="0.1.0",
+    description="First Order Motion Model for Image Animation (Siarohin et al., NeurIPS 2019) in PaddlePaddle",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["ppgan", "ppgan.*"]),
+    python_requires=">=3.8",
+    install_requires=requirements,
+    extras_require={
+        "test": ["pytest"],
+        # Only for cross-checking the converter against torch.load; conversion itself does not need it.
+        "torch": ["torch"],
+    },
+    license="Apache-2.0",
+)

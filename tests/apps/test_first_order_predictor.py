@@ -1,0 +1,80 @@
+import numpy as np
+import paddle
+import pytest
+
+from ppgan.apps import FirstOrderPredictor
+from ppgan.models import build_nets
+from ppgan.utils.checkpoint import save_weights
+from ppgan.utils.errors import CheckpointError, ConfigError, InputError
+
+
+@pytest.fixture
+def tiny_weights(tiny_config, tmp_path):
+    paddle.seed(1)
+    nets = build_nets(tiny_config["model"], ["kp_detector", "generator"])
+    path = str(tmp_path / "tiny.pdparams")
+    save_weights({k: {n: v.numpy() for n, v in net.state_dict().items()} for k, net in nets.items()}, path)
+    return path
+
+
+@pytest.fixture
+def predictor(tiny_config, tiny_weights):
+    return FirstOrderPredictor(tiny_config, tiny_weights)
+
+
+def _video(rng, t=4, size=32):
+    return rng.uniform(0, 1, (t, size, size, 3)).astype(np.float32)
+
+
+def test_animate_shapes_and_range(predictor, rng):
+    frames = predictor.animate(rng.uniform(0, 1, (32, 32, 3)), _video(rng))
+    assert frames.shape == (4, 32, 32, 3) and frames.dtype == np.float32
+    assert frames.min() >= 0 and frames.max() <= 1
+
+
+def test_batched_equals_unbatched_and_iterables(tiny_config, tiny_weights, rng):
+    source, video = rng.uniform(0, 1, (32, 32, 3)), _video(rng, 5)
+    one = FirstOrderPredictor(tiny_config, tiny_weights, batch_size=1).animate(source, video)
+    three = FirstOrderPredictor(tiny_config, tiny_weights, batch_size=3).animate(source, iter(list(video)))
+    np.testing.assert_allclose(one, three, atol=1e-6)
+
+
+def test_input_kinds(predictor, rng):
+    base = (rng.uniform(0, 1, (32, 32, 3)) * 255).astype(np.uint8)
+    video = (_video(rng, 2) * 255).astype(np.uint8)
+    assert predictor.animate(base, video).shape == (2, 32, 32, 3)
+    assert predictor.animate(base[:, :, 0], video).shape == (2, 32, 32, 3)  # grayscale
+    rgba = np.concatenate([base, np.full((32, 32, 1), 255, np.uint8)], axis=2)
+    np.testing.assert_allclose(predictor.animate(rgba, video), predictor.animate(base, video), atol=1e-6)
+    assert predictor.animate(base.astype(np.uint16) * 257, video).shape == (2, 32, 32, 3)
+    # Other sizes and aspect ratios are centre-cropped then resized to the configured 32x32.
+    assert predictor.animate(rng.uniform(0, 1, (50, 80, 3)), video).shape == (2, 32, 32, 3)
+
+
+def test_bad_inputs(predictor, rng):
+    video = _video(rng, 2)
+    with pytest.raises(InputError, match="no frames"):
+        predictor.animate(rng.uniform(0, 1, (32, 32, 3)), [])
+    with pytest.raises(InputError, match=r"\[0, 1\]"):
+        predictor.animate(rng.uniform(0, 255, (32, 32, 3)), video)
+    with pytest.raises(InputError, match="shape"):
+        predictor.animate(np.zeros((32, 32, 5)), video)
+    with pytest.raises(InputError, match="NaN"):
+        predictor.animate(np.full((32, 32, 3), np.nan), video)
+
+
+def test_constructor_errors(tiny_config, tiny_weights, tmp_path):
+    with pytest.raises(CheckpointError, match="convert_torch_weights"):
+        FirstOrderPredictor(tiny_config, None)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        FirstOrderPredictor(tiny_config, str(tmp_path / "missing.pdparams"))
+    junk = tmp_path / "junk.pdparams"
+    junk.write_bytes(b"\x00" * 100)
+    with pytest.raises(CheckpointError, match="cannot read"):
+        FirstOrderPredictor(tiny_config, str(junk))
+    tiny_config["model"]["common"]["num_kp"] = 5
+    with pytest.raises(CheckpointError, match="do not fit"):
+        FirstOrderPredictor(tiny_config, tiny_weights)
+    tiny_config["model"]["kp_detector"]["temprature"] = 1
+    with pytest.raises(ConfigError, match="temprature"):
+        FirstOrderPredictor(tiny_config, tiny_weights)

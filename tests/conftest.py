@@ -1,0 +1,58 @@
+"""Shared fixtures: the parity fixture folder and a tiny model config."""
+import copy
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+warnings.filterwarnings("ignore", message=".*ccache.*")
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PARITY_DIR = os.environ.get("PPGAN_PARITY_DIR", os.path.join(os.path.dirname(REPO), "shared", "parity"))
+REQUIRE_PARITY = os.environ.get("PPGAN_REQUIRE_PARITY", "") not in ("", "0")
+PARITY_MODELS = ["vox", "vox-adv", "mgif", "zero-order", "multiscale-pad"]
+
+
+def parity_path(*parts):
+    """Path inside the parity fixtures; skips (or fails when PPGAN_REQUIRE_PARITY=1) if they are absent."""
+    path = os.path.join(PARITY_DIR, *parts)
+    if not os.path.exists(path):
+        message = ("parity fixture %s not found: clone the project next to shared/ (../shared/parity) or set "
+                   "PPGAN_PARITY_DIR" % path)
+        if REQUIRE_PARITY:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def parity_cases():
+    """(model, align_corners) pairs of every io-*.npz the fixtures are expected to hold."""
+    cases = [(m, False) for m in PARITY_MODELS]
+    cases += [("vox", True), ("mgif", True)]
+    return cases
+
+
+TINY_MODEL = {
+    "common": {"num_kp": 4, "num_channels": 3, "estimate_jacobian": True, "align_corners": True},
+    "kp_detector": {"name": "KPDetector", "temperature": 0.1, "scale_factor": 0.5,
+                    "backbone": {"name": "Hourglass", "block_expansion": 4, "max_features": 16, "num_blocks": 3}},
+    "generator": {"name": "OcclusionAwareGenerator", "block_expansion": 4, "max_features": 16, "num_down_blocks": 2,
+                  "num_bottleneck_blocks": 1, "estimate_occlusion_map": True,
+                  "dense_motion": {"name": "DenseMotionNetwork", "scale_factor": 0.5,
+                                   "backbone": {"name": "Hourglass", "block_expansion": 4, "max_features": 16,
+                                                "num_blocks": 3}}},
+    "discriminator": {"name": "MultiScaleDiscriminator", "scales": [1], "block_expansion": 4, "max_features": 16,
+                      "num_blocks": 2, "sn": True},
+}
+
+
+@pytest.fixture
+def tiny_config():
+    """A small native config (32x32 frames work)."""
+    return {"model": copy.deepcopy(TINY_MODEL), "dataset": {"frame_shape": [32, 32, 3]}}
+
+
+@pytest.fixture
+def rng():
+    return np.random.RandomState(0)
