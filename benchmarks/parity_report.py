@@ -11,15 +11,15 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import numpy as np  # noqa: E402
-import paddle  # noqa: E402
-
-from ppgan.apps import FirstOrderPredictor  # noqa: E402
+from ppgan.apps import FirstOrderPredictor  # noqa: E402  (first: it also quiets Paddle's import warning)
 from ppgan.convert import convert  # noqa: E402
 from ppgan.models import build_nets  # noqa: E402
 from ppgan.modules.antialias import ImagePyramide  # noqa: E402
 from ppgan.utils.checkpoint import load_weights, read_weights  # noqa: E402
 from ppgan.utils.config import load_config  # noqa: E402
+
+import numpy as np  # noqa: E402
+import paddle  # noqa: E402
 
 MODES = {"relative_adapt": (True, True), "relative": (True, False), "absolute": (False, False)}
 

@@ -8,6 +8,11 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 
+def block_width(block_expansion, max_features, level):
+    """Channels at depth `level`: block_expansion * 2^level, capped at max_features."""
+    return min(max_features, block_expansion * (2 ** level))
+
+
 def batch_norm(num_features):
     """BatchNorm with PyTorch's defaults (momentum 0.1 there is 0.9 in Paddle's convention)."""
     return nn.BatchNorm2D(num_features, momentum=0.9, epsilon=1e-5)

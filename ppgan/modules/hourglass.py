@@ -2,12 +2,8 @@
 import paddle
 import paddle.nn as nn
 
-from .blocks import DownBlock2d, UpBlock2d
+from .blocks import block_width, DownBlock2d, UpBlock2d
 from .builder import BACKBONES
-
-
-def _width(block_expansion, max_features, level):
-    return min(max_features, block_expansion * (2 ** level))
 
 
 class Encoder(nn.Layer):
@@ -16,8 +12,8 @@ class Encoder(nn.Layer):
     def __init__(self, block_expansion, in_features, num_blocks=3, max_features=256):
         super().__init__()
         self.down_blocks = nn.LayerList([
-            DownBlock2d(in_features if i == 0 else _width(block_expansion, max_features, i),
-                        _width(block_expansion, max_features, i + 1), kernel_size=3, padding=1)
+            DownBlock2d(in_features if i == 0 else block_width(block_expansion, max_features, i),
+                        block_width(block_expansion, max_features, i + 1), kernel_size=3, padding=1)
             for i in range(num_blocks)])
 
     def forward(self, x):
@@ -34,8 +30,8 @@ class Decoder(nn.Layer):
         super().__init__()
         blocks = []
         for i in reversed(range(num_blocks)):
-            in_filters = (1 if i == num_blocks - 1 else 2) * _width(block_expansion, max_features, i + 1)
-            blocks.append(UpBlock2d(in_filters, _width(block_expansion, max_features, i), kernel_size=3, padding=1))
+            in_filters = (1 if i == num_blocks - 1 else 2) * block_width(block_expansion, max_features, i + 1)
+            blocks.append(UpBlock2d(in_filters, block_width(block_expansion, max_features, i), kernel_size=3, padding=1))
         self.up_blocks = nn.LayerList(blocks)
         self.out_filters = block_expansion + in_features
 

@@ -1,5 +1,4 @@
 """Unsupervised keypoint detector (paper, Sec. 3.1 and 3.2)."""
-import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 

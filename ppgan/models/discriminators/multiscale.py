@@ -5,7 +5,7 @@ import paddle.nn.functional as F
 
 from ppgan.models.builder import DISCRIMINATORS
 from ppgan.modules.antialias import scale_key
-from ppgan.modules.blocks import InstanceNorm2d, SpectralNormConv2d
+from ppgan.modules.blocks import InstanceNorm2d, SpectralNormConv2d, block_width
 from ppgan.modules.geometry import kp2gaussian
 
 
@@ -38,11 +38,11 @@ class Discriminator(nn.Layer):
         super().__init__()
         blocks = []
         for i in range(num_blocks):
-            in_features = num_channels + num_kp * use_kp if i == 0 else min(max_features, block_expansion * (2 ** i))
-            blocks.append(DiscriminatorBlock(in_features, min(max_features, block_expansion * (2 ** (i + 1))),
+            in_features = num_channels + num_kp * use_kp if i == 0 else block_width(block_expansion, max_features, i)
+            blocks.append(DiscriminatorBlock(in_features, block_width(block_expansion, max_features, i + 1),
                                              norm=(i != 0), kernel_size=4, pool=(i != num_blocks - 1), sn=sn))
         self.down_blocks = nn.LayerList(blocks)
-        last = min(max_features, block_expansion * (2 ** num_blocks))
+        last = block_width(block_expansion, max_features, num_blocks)
         self.conv = SpectralNormConv2d(last, 1, kernel_size=1) if sn else nn.Conv2D(last, 1, kernel_size=1)
         self.use_kp = use_kp
         self.kp_variance = kp_variance

@@ -1,16 +1,11 @@
 """The occlusion-aware generator (paper, Sec. 3.3)."""
-import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ppgan.models.builder import GENERATORS
-from ppgan.modules.blocks import DownBlock2d, ResBlock2d, SameBlock2d, UpBlock2d
+from ppgan.modules.blocks import block_width, DownBlock2d, ResBlock2d, SameBlock2d, UpBlock2d
 from ppgan.modules.builder import DENSE_MOTIONS
 from ppgan.modules.geometry import grid_sample, resize_deformation
-
-
-def _width(block_expansion, max_features, level):
-    return min(max_features, block_expansion * (2 ** level))
 
 
 @GENERATORS.register()
@@ -32,13 +27,13 @@ class OcclusionAwareGenerator(nn.Layer):
             estimate_occlusion_map=estimate_occlusion_map, align_corners=align_corners)
         self.first = SameBlock2d(num_channels, block_expansion, kernel_size=7, padding=3)
         self.down_blocks = nn.LayerList([
-            DownBlock2d(_width(block_expansion, max_features, i), _width(block_expansion, max_features, i + 1),
+            DownBlock2d(block_width(block_expansion, max_features, i), block_width(block_expansion, max_features, i + 1),
                         kernel_size=3, padding=1) for i in range(num_down_blocks)])
         self.up_blocks = nn.LayerList([
-            UpBlock2d(_width(block_expansion, max_features, num_down_blocks - i),
-                      _width(block_expansion, max_features, num_down_blocks - i - 1), kernel_size=3, padding=1)
+            UpBlock2d(block_width(block_expansion, max_features, num_down_blocks - i),
+                      block_width(block_expansion, max_features, num_down_blocks - i - 1), kernel_size=3, padding=1)
             for i in range(num_down_blocks)])
-        bottleneck_features = _width(block_expansion, max_features, num_down_blocks)
+        bottleneck_features = block_width(block_expansion, max_features, num_down_blocks)
         self.bottleneck = nn.Sequential(*[
             ("r%d" % i, ResBlock2d(bottleneck_features, kernel_size=3, padding=1))
             for i in range(num_bottleneck_blocks)])
