@@ -5,7 +5,7 @@ import paddle
 from ppgan.models.builder import build_nets
 from ppgan.modules.geometry import movement_scale, normalize_kp
 from ppgan.utils.checkpoint import load_weights, read_weights
-from ppgan.utils.config import load_config
+from ppgan.utils.config import load_config, read_config_file
 from ppgan.utils.errors import CheckpointError, InputError
 from ppgan.utils.image import fit_to_size, to_rgb_float
 
@@ -59,10 +59,7 @@ class FirstOrderPredictor:
     def _resolve_size(self, image_size, config):
         if image_size is not None:
             return (int(image_size), int(image_size)) if np.isscalar(image_size) else tuple(image_size)[:2]
-        raw = config if isinstance(config, dict) else None
-        if raw is None:
-            from ppgan.utils.config import read_yaml
-            raw = read_yaml(config)
+        raw = config if isinstance(config, dict) else read_config_file(config)
         if "dataset" in raw or "dataset_params" in raw:
             return tuple(self.cfg["dataset"]["frame_shape"][:2])
         return None

@@ -78,3 +78,12 @@ def test_constructor_errors(tiny_config, tiny_weights, tmp_path):
     tiny_config["model"]["kp_detector"]["temprature"] = 1
     with pytest.raises(ConfigError, match="temprature"):
         FirstOrderPredictor(tiny_config, tiny_weights)
+
+
+def test_image_size_comes_from_the_config_including_base_files(tiny_config, tiny_weights, tmp_path):
+    import yaml
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(tiny_config))
+    (tmp_path / "child.yaml").write_text("_base_: base.yaml\nmodel: {kp_detector: {temperature: 0.2}}\n")
+    assert FirstOrderPredictor(str(tmp_path / "child.yaml"), tiny_weights).image_size == (32, 32)
+    del tiny_config["dataset"]
+    assert FirstOrderPredictor(tiny_config, tiny_weights).image_size is None  # the source's own size
