@@ -1,4 +1,5 @@
 """Registries of generators, discriminators and models, and building the nets from a config."""
+from ppgan.modules.builder import KP_DETECTORS
 from ppgan.utils.errors import ConfigError
 from ppgan.utils.registry import Registry, check_arguments
 
@@ -14,16 +15,7 @@ _SHARED = {
     "generator": ("num_kp", "num_channels", "align_corners"),
     "discriminator": ("num_kp", "num_channels"),
 }
-_NET_SECTIONS = {"kp_detector": None, "generator": GENERATORS, "discriminator": DISCRIMINATORS}
-
-
-def _kp_registry():
-    from ppgan.modules.builder import KP_DETECTORS
-    return KP_DETECTORS
-
-
-def _registry(section):
-    return _kp_registry() if section == "kp_detector" else _NET_SECTIONS[section]
+_NET_SECTIONS = {"kp_detector": KP_DETECTORS, "generator": GENERATORS, "discriminator": DISCRIMINATORS}
 
 
 def common_params(model_cfg):
@@ -68,7 +60,7 @@ def check_model_config(model_cfg):
             raise ConfigError("missing section", "model." + section)
     for section in _NET_SECTIONS:
         if model_cfg.get(section) is not None:
-            _check(_registry(section), model_cfg[section], _SHARED[section], "model." + section)
+            _check(_NET_SECTIONS[section], model_cfg[section], _SHARED[section], "model." + section)
 
 
 def build_net(model_cfg, section):
@@ -79,7 +71,7 @@ def build_net(model_cfg, section):
     common = common_params(model_cfg)
     given = {k: common[k] for k in _SHARED[section]}
     try:
-        return _registry(section).build(cfg, **given)
+        return _NET_SECTIONS[section].build(cfg, **given)
     except ConfigError as e:
         raise e.with_prefix("model." + section) from None
 

@@ -42,8 +42,13 @@ class AntiAliasInterpolation2d(nn.Layer):
 
 
 def scale_key(scale):
-    """The name of a pyramid level as the original writes it ('1', '0.5', ...)."""
-    return str(scale)
+    """Layer-dict key of a pyramid level: the original's name with '.' -> '-' ('1', '0-5', ...)."""
+    return str(scale).replace(".", "-")
+
+
+def scale_name(key):
+    """The level's name in output keys ('prediction_0.5', ...) from its layer-dict key."""
+    return key.replace("-", ".")
 
 
 class ImagePyramide(nn.Layer):
@@ -51,8 +56,8 @@ class ImagePyramide(nn.Layer):
 
     def __init__(self, scales, num_channels):
         super().__init__()
-        self.downs = nn.LayerDict({scale_key(s).replace(".", "-"): AntiAliasInterpolation2d(num_channels, s)
+        self.downs = nn.LayerDict({scale_key(s): AntiAliasInterpolation2d(num_channels, s)
                                    for s in scales})
 
     def forward(self, x):
-        return {"prediction_" + key.replace("-", "."): down(x) for key, down in self.downs.items()}
+        return {"prediction_" + scale_name(key): down(x) for key, down in self.downs.items()}

@@ -297,9 +297,3 @@ def load_config(path_or_dict, overrides=()):
             raise ConfigError(e.detail, original_key_path(e.key_path)) from None
         raise
 
-
-def dump_config(cfg, path):
-    """Write a config dict as YAML atomically (temporary name, then rename)."""
-    from .io import atomic_write
-    with atomic_write(path, "w") as f:
-        yaml.safe_dump(cfg, f, sort_keys=False)

@@ -4,7 +4,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ppgan.models.builder import DISCRIMINATORS
-from ppgan.modules.antialias import scale_key
+from ppgan.modules.antialias import scale_key, scale_name
 from ppgan.modules.blocks import InstanceNorm2d, SpectralNormConv2d, block_width
 from ppgan.modules.geometry import kp2gaussian
 
@@ -69,7 +69,7 @@ class MultiScaleDiscriminator(nn.Layer):
         super().__init__()
         self.scales = list(scales)
         self.discs = nn.LayerDict({
-            scale_key(s).replace(".", "-"): Discriminator(num_channels, block_expansion, num_blocks, max_features,
+            scale_key(s): Discriminator(num_channels, block_expansion, num_blocks, max_features,
                                                            sn, use_kp, num_kp, kp_variance)
             for s in self.scales})
 
@@ -77,7 +77,7 @@ class MultiScaleDiscriminator(nn.Layer):
         """Returns {'feature_maps_<scale>': [...], 'prediction_map_<scale>': map} for every scale."""
         out = {}
         for key, disc in self.discs.items():
-            scale = key.replace("-", ".")
+            scale = scale_name(key)
             feature_maps, prediction_map = disc(pyramid["prediction_" + scale], kp)
             out["feature_maps_" + scale] = feature_maps
             out["prediction_map_" + scale] = prediction_map
