@@ -7,6 +7,7 @@ MODELS = Registry("model")
 GENERATORS = Registry("generator")
 DISCRIMINATORS = Registry("discriminator")
 
+DEFAULT_MODEL = "FirstOrderModel"
 COMMON_KEYS = {"num_kp": 10, "num_channels": 3, "estimate_jacobian": True, "align_corners": True}
 
 # Which common keys each net receives from `model.common` (the rest of its keys come from its own section).
@@ -50,10 +51,14 @@ def _check(registry, cfg, given, path):
 
 def check_model_config(model_cfg):
     """Validate the `model` section without building anything."""
-    allowed = ("common",) + tuple(_NET_SECTIONS)
+    allowed = ("name", "common") + tuple(_NET_SECTIONS)
     for key in model_cfg:
         if key not in allowed:
             raise ConfigError("unknown key; accepted: %s" % ", ".join(allowed), "model." + key)
+    try:
+        MODELS.get(model_cfg.get("name", DEFAULT_MODEL))
+    except ConfigError as e:
+        raise e.with_prefix("model") from None
     common_params(model_cfg)
     for section in ("kp_detector", "generator"):
         if section not in model_cfg:
@@ -80,3 +85,8 @@ def build_nets(model_cfg, sections=("kp_detector", "generator", "discriminator")
     """Build the requested nets; returns {section: net or None}."""
     check_model_config(model_cfg)
     return {section: build_net(model_cfg, section) for section in sections}
+
+
+def build_model(config, **kwargs):
+    """Build the training model named by `model.name` (default FirstOrderModel) from a validated config."""
+    return MODELS.get(config["model"].get("name", DEFAULT_MODEL))(config, **kwargs)

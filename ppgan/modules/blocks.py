@@ -13,9 +13,36 @@ def block_width(block_expansion, max_features, level):
     return min(max_features, block_expansion * (2 ** level))
 
 
+class BatchNorm2d(nn.BatchNorm2D):
+    """BatchNorm whose running variance is updated with the unbiased batch variance, as PyTorch's is.
+
+    Normalisation uses the biased batch variance in both frameworks; only the running average
+    differs (Paddle averages the biased one), and the released checkpoints' statistics were
+    accumulated the PyTorch way.
+    """
+
+    def forward(self, x):
+        if not self.training or self._use_global_stats:
+            return super().forward(x)
+        # Copies: the backward pass keeps references to the statistics tensors given to the op,
+        # so the buffers themselves must not be handed over and then changed in place.
+        running_mean, running_var = self._mean.clone(), self._variance.clone()
+        out = F.batch_norm(x, running_mean, running_var, weight=self.weight, bias=self.bias, training=True,
+                           momentum=self._momentum, epsilon=self._epsilon, data_format=self._data_format)
+        with paddle.no_grad():
+            count = x.shape[0] * x.shape[2] * x.shape[3]
+            xd = x.detach().astype("float32")
+            centred = xd - xd.mean(axis=[0, 2, 3], keepdim=True)
+            var = (centred * centred).sum(axis=[0, 2, 3]) / max(count - 1, 1)
+            paddle.assign(running_mean, self._mean)
+            paddle.assign(self._momentum * self._variance + (1 - self._momentum) * var.astype(self._variance.dtype),
+                          self._variance)
+        return out
+
+
 def batch_norm(num_features):
     """BatchNorm with PyTorch's defaults (momentum 0.1 there is 0.9 in Paddle's convention)."""
-    return nn.BatchNorm2D(num_features, momentum=0.9, epsilon=1e-5)
+    return BatchNorm2d(num_features, momentum=0.9, epsilon=1e-5)
 
 
 class ResBlock2d(nn.Layer):

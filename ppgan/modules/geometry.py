@@ -62,6 +62,10 @@ def apply_jacobian(jacobian, coords):
 
 def grid_sample(image, grid, align_corners, padding_mode="zeros"):
     """Bilinear sampling of `image` (N, C, H, W) at `grid` (N, Ho, Wo, 2); align_corners is explicit."""
+    if image.stop_gradient and not grid.stop_gradient and paddle.is_grad_enabled():
+        # Paddle's CPU grid_sample backward crashes when only the grid needs a gradient.
+        image = image.detach()
+        image.stop_gradient = False
     return F.grid_sample(image, grid, mode="bilinear", padding_mode=padding_mode,
                          align_corners=bool(align_corners))
 
@@ -114,3 +118,63 @@ def normalize_kp(kp_source, kp_driving, kp_driving_initial, use_relative_movemen
             jac_diff = paddle.matmul(kp_driving["jacobian"], inverse_2x2(kp_driving_initial["jacobian"]))
             kp_new["jacobian"] = paddle.matmul(jac_diff, kp_source["jacobian"])
     return kp_new
+
+
+def tps_warp_coordinates(coords, theta, control_points=None, control_params=None):
+    """The random equivariance transform T(z) = A z + b + sum_p w_p phi(|z - c_p|_1) (paper, Sec. 3.4).
+
+    A thin-plate-spline on top of an affine map, with phi(r) = r^2 log(r + 1e-6) and the
+    L1 distance, as the original. coords: (B or 1, N, 2); theta: (B, 2, 3); control_points:
+    (1, P, P, 2) or (P*P, 2); control_params: (B, 1, P*P). Returns (B, N, 2).
+    """
+    th = theta.unsqueeze(1)
+    warped = paddle.matmul(th[:, :, :, :2], coords.unsqueeze(-1)) + th[:, :, :, 2:]
+    warped = warped.squeeze(-1)
+    if control_params is None:
+        return warped
+    distances = coords.unsqueeze(2) - control_points.reshape([1, 1, -1, 2])
+    distances = paddle.abs(distances).sum(-1)
+    result = distances ** 2 * paddle.log(distances + 1e-6) * control_params
+    return warped + result.sum(axis=2).reshape([theta.shape[0], coords.shape[1], 1])
+
+
+class RandomTransform:
+    """A random affine + TPS warp of a batch, used for the equivariance losses (paper, eqs. 10-11).
+
+    Holds `theta` (B, 2, 3), and for the TPS part `control_points` (1, P, P, 2) and
+    `control_params` (B, 1, P*P). Draw one with :meth:`sample`, or pass recorded tensors.
+    """
+
+    def __init__(self, theta, control_points=None, control_params=None, align_corners=True):
+        self.theta = theta
+        self.control_points = control_points
+        self.control_params = control_params
+        self.align_corners = align_corners
+
+    @classmethod
+    def sample(cls, batch_size, sigma_affine, sigma_tps=None, points_tps=None, align_corners=True):
+        """theta = [I | 0] + N(0, sigma_affine^2); TPS weights ~ N(0, sigma_tps^2) on a PxP grid."""
+        theta = paddle.randn([batch_size, 2, 3]) * sigma_affine + paddle.eye(2, 3).unsqueeze(0)
+        if sigma_tps is None or points_tps is None:
+            return cls(theta, align_corners=align_corners)
+        control_points = make_coordinate_grid(points_tps, points_tps).unsqueeze(0)
+        control_params = paddle.randn([batch_size, 1, points_tps ** 2]) * sigma_tps
+        return cls(theta, control_points, control_params, align_corners)
+
+    def warp_coordinates(self, coords):
+        """T(z) for coordinates (B or 1, N, 2)."""
+        return tps_warp_coordinates(coords, self.theta, self.control_points, self.control_params)
+
+    def jacobian(self, coords):
+        """dT/dz at `coords` (B, N, 2) -> (B, N, 2, 2), by autograd and differentiable (create_graph)."""
+        warped = self.warp_coordinates(coords)
+        grad_x = paddle.grad(warped[..., 0].sum(), coords, create_graph=True)[0]
+        grad_y = paddle.grad(warped[..., 1].sum(), coords, create_graph=True)[0]
+        return paddle.stack([grad_x, grad_y], axis=-2)
+
+    def transform_frame(self, frame):
+        """Warp images (B, C, H, W) by T (reflection padding), giving the transformed frame."""
+        h, w = frame.shape[2], frame.shape[3]
+        grid = make_coordinate_grid(h, w, frame.dtype).reshape([1, h * w, 2])
+        grid = self.warp_coordinates(grid).reshape([frame.shape[0], h, w, 2])
+        return grid_sample(frame, grid, self.align_corners, padding_mode="reflection")

@@ -1,0 +1,296 @@
+"""Procedural cartoon-face videos, so training can be shown without downloading a dataset.
+
+An identity fixes the look (face shape and size, skin, eye and hair colour, ears, background);
+a video moves it smoothly (translation, in-plane rotation, scale) while the eyes blink, the pupils
+wander and the mouth opens and closes: the kind of motion FOMM's keypoints and local affine
+transforms are meant to capture. Everything is drawn at 4x the target size with OpenCV and
+reduced with area filtering, which anti-aliases the edges. Output depends only on the seed.
+"""
+import math
+import os
+import shutil
+import tempfile
+
+import cv2
+import numpy as np
+
+from ppgan.utils.errors import InputError
+from ppgan.utils.video import save_image, write_video
+
+FORMATS = ("png", "mp4", "gif", "folder")
+SUPERSAMPLE = 4
+
+_SKIN = [(255, 224, 196), (241, 194, 150), (224, 172, 125), (198, 134, 86), (141, 85, 54), (255, 214, 170),
+         (180, 220, 140), (170, 200, 255)]
+_EYES = [(70, 120, 200), (60, 150, 90), (110, 70, 40), (40, 40, 40), (140, 110, 60), (120, 90, 200)]
+_HAIR = [(30, 20, 15), (90, 55, 25), (200, 160, 80), (160, 50, 20), (230, 230, 230), (60, 60, 160),
+         (200, 60, 140)]
+_PATTERNS = ("solid", "stripes", "checker", "gradient", "dots")
+
+
+def _colour(rng, palette, jitter=18):
+    base = np.array(palette[rng.randint(len(palette))], dtype=np.float64)
+    return tuple(float(v) for v in np.clip(base + rng.uniform(-jitter, jitter, 3), 0, 255))
+
+
+def random_identity(rng):
+    """Appearance parameters of one cartoon person (sizes are fractions of the frame side)."""
+    background = tuple(float(v) for v in rng.uniform(30, 225, 3))
+    return {
+        "face_height": rng.uniform(0.26, 0.34),    # semi-axis
+        "face_aspect": rng.uniform(0.72, 1.0),     # width / height
+        "skin": _colour(rng, _SKIN),
+        "eye_colour": _colour(rng, _EYES, 25),
+        "eye_spacing": rng.uniform(0.32, 0.45),    # of the face width
+        "eye_size": rng.uniform(0.16, 0.24),       # of the face width
+        "eye_height": rng.uniform(0.12, 0.25),     # above the centre, of the face height
+        "mouth_width": rng.uniform(0.3, 0.5),      # of the face width
+        "mouth_y": rng.uniform(0.42, 0.55),        # below the centre, of the face height
+        "ears": bool(rng.rand() < 0.6),
+        "ear_size": rng.uniform(0.18, 0.3),
+        "hair": int(rng.randint(3)),               # 0: none, 1: cap, 2: cap with a tuft
+        "hair_colour": _colour(rng, _HAIR),
+        "background": background,
+        "background2": tuple(float(v) for v in np.clip(np.array(background) + rng.uniform(-90, 90, 3), 0, 255)),
+        "pattern": _PATTERNS[rng.randint(len(_PATTERNS))],
+        "pattern_scale": rng.uniform(0.08, 0.25),
+        "pattern_angle": rng.uniform(0, math.pi),
+    }
+
+
+def _smooth(rng, t, amplitude, cycles=(0.3, 1.5), terms=2):
+    """A random sum of `terms` slow sinusoids over t in [0, 1), peak roughly `amplitude`."""
+    out = np.zeros_like(t)
+    for _ in range(terms):
+        out += rng.uniform(0.3, 1.0) * np.sin(2 * math.pi * rng.uniform(*cycles) * t + rng.uniform(0, 2 * math.pi))
+    return amplitude * out / terms
+
+
+def random_motion(rng, num_frames):
+    """Per-frame pose and expression arrays (length `num_frames`) for one video."""
+    t = np.arange(num_frames) / max(num_frames, 1)
+    blink = np.ones(num_frames)
+    for centre in rng.uniform(0, num_frames, size=rng.randint(1, 3)):
+        width = rng.uniform(0.8, 1.6)
+        blink = np.minimum(blink, 1 - np.exp(-((np.arange(num_frames) - centre) / width) ** 2))
+    mouth = np.clip(0.5 + 0.8 * _smooth(rng, t, 1.0, cycles=(1.0, 3.0)) + rng.uniform(-0.3, 0.3), 0, 1)
+    return {
+        "dx": _smooth(rng, t, 0.12), "dy": _smooth(rng, t, 0.08),
+        "angle": _smooth(rng, t, 18.0), "scale": 1 + _smooth(rng, t, 0.12),
+        "eyes_open": np.clip(blink, 0.04, 1), "mouth_open": mouth,
+        "pupil_x": _smooth(rng, t, 0.9, cycles=(0.5, 2.0)), "pupil_y": _smooth(rng, t, 0.6, cycles=(0.5, 2.0)),
+    }
+
+
+def render_background(identity, size):
+    """The static background (pattern and colours of the identity) at `size` x `size`, float RGB 0..255."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64) / size
+    a = identity["pattern_angle"]
+    u = xx * math.cos(a) + yy * math.sin(a)
+    v = -xx * math.sin(a) + yy * math.cos(a)
+    period = identity["pattern_scale"]
+    pattern = identity["pattern"]
+    if pattern == "stripes":
+        mix = (np.floor(u / period) % 2).astype(np.float64)
+    elif pattern == "checker":
+        mix = ((np.floor(u / period) + np.floor(v / period)) % 2).astype(np.float64)
+    elif pattern == "gradient":
+        mix = np.clip(u / 1.4 + 0.3, 0, 1)
+    elif pattern == "dots":
+        fu, fv = (u / period) % 1 - 0.5, (v / period) % 1 - 0.5
+        mix = (fu ** 2 + fv ** 2 < 0.09).astype(np.float64)
+    else:
+        mix = np.zeros_like(u)
+    c1, c2 = np.array(identity["background"]), np.array(identity["background2"])
+    return (c1 * (1 - mix[:, :, None]) + c2 * mix[:, :, None]).astype(np.float32)
+
+
+class _Pose:
+    """Face-local coordinates (units of the big canvas, y down) -> canvas points, as fillPoly wants them."""
+
+    SHIFT = 4  # fractional bits: sub-pixel polygon vertices
+
+    def __init__(self, centre, angle_deg, scale):
+        a = math.radians(angle_deg)
+        self.rot = scale * np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+        self.centre = np.asarray(centre, dtype=np.float64)
+        self.scale = scale
+
+    def points(self, local):
+        world = np.asarray(local, dtype=np.float64) @ self.rot.T + self.centre
+        return np.round(world * (1 << self.SHIFT)).astype(np.int32)
+
+    def ellipse(self, cx, cy, rx, ry, t0=0.0, t1=2 * math.pi, n=48):
+        t = np.linspace(t0, t1, n)
+        return np.stack([cx + rx * np.cos(t), cy + ry * np.sin(t)], axis=1)
+
+    def fill(self, canvas, local, colour):
+        cv2.fillPoly(canvas, [self.points(local)], colour, lineType=cv2.LINE_8, shift=self.SHIFT)
+
+    def line(self, canvas, local, colour, width):
+        cv2.polylines(canvas, [self.points(local)], False, colour, max(1, round(width * self.scale)),
+                      lineType=cv2.LINE_8, shift=self.SHIFT)
+
+
+def render_face(identity, motion, index, size, background=None):
+    """Frame `index` of a video with `identity` and `motion`, as uint8 RGB `size` x `size`."""
+    big = size * SUPERSAMPLE
+    canvas = (background if background is not None else render_background(identity, big)).copy()
+    pose = _Pose(((0.5 + motion["dx"][index]) * big, (0.52 + motion["dy"][index]) * big),
+                 motion["angle"][index], motion["scale"][index])
+    b = identity["face_height"] * big
+    a = b * identity["face_aspect"]
+    skin = identity["skin"]
+    shade = tuple(0.78 * c for c in skin)
+    outline = tuple(0.45 * c for c in skin)
+
+    if identity["ears"]:
+        r = identity["ear_size"] * a
+        for side in (-1, 1):
+            pose.fill(canvas, pose.ellipse(side * a * 0.97, -0.05 * b, r, r * 1.2), shade)
+    pose.fill(canvas, pose.ellipse(0, 0, a, b), skin)
+    pose.line(canvas, pose.ellipse(0, 0, a, b), outline, big * 0.008)
+
+    if identity["hair"]:
+        # top arc left to right, then the fringe back right to left; the sides hang down as sideburns
+        upper = pose.ellipse(0, 0, a * 1.05, b * 1.06, math.pi * 1.05, math.pi * 1.95, 32)
+        fringe = pose.ellipse(0, -0.5 * b, a * 0.95, b * 0.12, 0, math.pi, 24)
+        pose.fill(canvas, np.concatenate([upper, fringe]), identity["hair_colour"])
+        if identity["hair"] == 2:
+            tuft = np.array([[-0.15 * a, -1.0 * b], [0.05 * a, -1.32 * b], [0.2 * a, -0.98 * b]])
+            pose.fill(canvas, tuft, identity["hair_colour"])
+
+    ex, ey = identity["eye_spacing"] * a * 1.2, -identity["eye_height"] * b
+    ew = identity["eye_size"] * a
+    eh = ew * 0.75
+    opened = motion["eyes_open"][index]
+    px, py = motion["pupil_x"][index], motion["pupil_y"][index]
+    for side in (-1, 1):
+        cx = side * ex
+        pose.line(canvas, pose.ellipse(cx, ey - eh * 1.5, ew * 0.9, eh * 0.4, math.pi * 1.15, math.pi * 1.85, 12),
+                  outline, big * 0.012)
+        if opened < 0.15:
+            pose.line(canvas, np.array([[cx - ew, ey], [cx + ew, ey]]), outline, big * 0.01)
+            continue
+        h = eh * opened
+        pose.fill(canvas, pose.ellipse(cx, ey, ew, h), (250, 250, 250))
+        ir = ew * 0.5
+        icx, icy = cx + px * (ew - ir) * 0.9, ey + py * max(h - ir, 0) * 0.8
+        # the iris is squashed with the eyelid so it never pokes out of a half-closed eye
+        iry = min(ir, h * 0.95)
+        pose.fill(canvas, pose.ellipse(icx, icy, ir, iry, n=32), identity["eye_colour"])
+        pose.fill(canvas, pose.ellipse(icx, icy, ir * 0.45, iry * 0.45, n=24), (15, 15, 15))
+        pose.line(canvas, pose.ellipse(cx, ey, ew, h), outline, big * 0.008)
+
+    pose.fill(canvas, pose.ellipse(0, 0.12 * b, a * 0.09, b * 0.07, n=24), shade)
+
+    mw = identity["mouth_width"] * a
+    my = identity["mouth_y"] * b
+    mh = (0.04 + 0.3 * motion["mouth_open"][index]) * mw
+    lips = (170, 60, 60)
+    if mh > 0.06 * mw:
+        pose.fill(canvas, pose.ellipse(0, my, mw * 0.55, mh, n=40), (90, 20, 30))
+        pose.fill(canvas, pose.ellipse(0, my + mh * 0.55, mw * 0.3, mh * 0.35, n=24), (220, 90, 100))
+        pose.line(canvas, pose.ellipse(0, my, mw * 0.55, mh, n=40), lips, big * 0.012)
+    else:
+        pose.line(canvas, pose.ellipse(0, my - 0.15 * mw, mw * 0.55, 0.2 * mw, 0.15 * math.pi, 0.85 * math.pi, 16),
+                  lips, big * 0.014)
+
+    small = cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA)
+    return np.clip(np.round(small), 0, 255).astype(np.uint8)
+
+
+def _rng(seed, *keys):
+    return np.random.RandomState([int(seed) & 0x7FFFFFFF] + [int(k) for k in keys])
+
+
+def make_video(seed, identity_index, chunk, num_frames=32, size=64):
+    """The uint8 (T, size, size, 3) video of chunk `chunk` of identity `identity_index` for `seed`."""
+    identity = random_identity(_rng(seed, identity_index))
+    motion = random_motion(_rng(seed, identity_index, chunk, 1), num_frames)
+    background = render_background(identity, size * SUPERSAMPLE)
+    return np.stack([render_face(identity, motion, i, size, background) for i in range(num_frames)])
+
+
+def _save(video, path_no_ext, fmt, fps):
+    if fmt == "png":
+        path = path_no_ext + ".png"
+        save_image(path, np.concatenate(list(video), axis=1))
+    elif fmt == "folder":
+        path = path_no_ext
+        os.makedirs(path)
+        for i, frame in enumerate(video):
+            save_image(os.path.join(path, "%05d.png" % i), frame)
+    else:
+        path = path_no_ext + "." + fmt
+        write_video(path, video, fps)
+    return path
+
+
+def plan(num_train, num_test, chunks_per_id):
+    """[(part, identity, chunk)] for the requested numbers of videos; test identities differ from train ones."""
+    out = []
+    next_id = 0
+    for part, count in (("train", num_train), ("test", num_test)):
+        for k in range(count):
+            out.append((part, next_id + k // chunks_per_id, k % chunks_per_id))
+        next_id += -(-count // chunks_per_id)
+    return out
+
+
+def write_dataset(out_dir, size=64, num_train=30, num_test=8, chunks_per_id=2, num_frames=32, fmt="png", seed=0,
+                  force=False, fps=25, progress=False):
+    """Write `out_dir/train/` and `out_dir/test/` with videos named `face<id>#<chunk>`; returns their paths.
+
+    Everything is written under a temporary folder and moved into place at the end, so an interrupted
+    run leaves `out_dir` as it was. A non-empty `out_dir` is refused unless `force` (which replaces
+    only its train/ and test/).
+    """
+    if fmt not in FORMATS:
+        raise InputError("format must be one of %s, got %r" % (", ".join(FORMATS), fmt))
+    for name, value, low in (("size", size, 8), ("num_train", num_train, 1), ("num_test", num_test, 0),
+                             ("chunks_per_id", chunks_per_id, 1), ("num_frames", num_frames, 2)):
+        if int(value) != value or value < low:
+            raise InputError("%s must be an integer >= %d, got %r" % (name, low, value))
+    out_dir = os.path.abspath(os.fspath(out_dir))
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise InputError("'%s' exists and is not a folder; choose another output folder" % out_dir)
+    if os.path.isdir(out_dir) and os.listdir(out_dir) and not force:
+        raise InputError("output folder '%s' is not empty; pass --force to replace its train/ and test/, or choose "
+                         "another folder" % out_dir)
+    parent = os.path.dirname(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="." + os.path.basename(out_dir) + ".", suffix=".tmp", dir=parent)
+    jobs = plan(int(num_train), int(num_test), int(chunks_per_id))
+    written = {"train": [], "test": []}
+    try:
+        for part in written:
+            os.makedirs(os.path.join(tmp, part))
+        bar = None
+        if progress:
+            from tqdm import tqdm
+            bar = tqdm(total=len(jobs), desc="synthetic videos", unit="video")
+        for part, ident, chunk in jobs:
+            video = make_video(seed, ident, chunk, int(num_frames), int(size))
+            name = "face%d#%d" % (ident, chunk)
+            path = _save(video, os.path.join(tmp, part, name), fmt, fps)
+            written[part].append(os.path.join(out_dir, part, os.path.basename(path)))
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        if not os.path.isdir(out_dir):
+            os.replace(tmp, out_dir)
+        else:
+            for part in written:
+                target = os.path.join(out_dir, part)
+                if os.path.isdir(target):
+                    shutil.rmtree(target)
+                elif os.path.exists(target):
+                    os.unlink(target)
+                os.replace(os.path.join(tmp, part), target)
+            os.rmdir(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return written

@@ -1,0 +1,152 @@
+"""Evaluation as in the original: reconstruction of test videos and animation of (source, driving) pairs.
+
+Frames are streamed from the dataset in chunks of `batch_size`, so memory does not grow with the
+length of a video (except the PNG strip of predictions, kept as uint8).
+"""
+import os
+
+import numpy as np
+import paddle
+from tqdm import tqdm
+
+from ppgan.metrics import RunningMean, l1_distance
+from ppgan.modules.geometry import movement_scale, normalize_kp
+from ppgan.utils.errors import InputError
+from ppgan.utils.logger import get_logger
+from ppgan.utils.video import VideoWriter, save_image
+
+logger = get_logger("ppgan.engine")
+
+
+def _chunks(frames, size):
+    chunk = []
+    for frame in frames:
+        chunk.append(frame)
+        if len(chunk) == size:
+            yield np.stack(chunk)
+            chunk = []
+    if chunk:
+        yield np.stack(chunk)
+
+
+def _expand(kp, batch):
+    return {k: v.expand([batch] + list(v.shape[1:])) for k, v in kp.items()}
+
+
+def _item(out, i):
+    """Item `i` of a batch of outputs (tensors and keypoint dicts), kept as a batch of one."""
+    sliced = {}
+    for key, value in out.items():
+        if isinstance(value, dict):
+            sliced[key] = {k: v[i:i + 1] for k, v in value.items()}
+        else:
+            sliced[key] = value[i:i + 1]
+    return sliced
+
+
+def _to_uint8(images):
+    return (np.clip(images.transpose(0, 2, 3, 1), 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def _video_extension(fmt):
+    fmt = fmt if fmt.startswith(".") else "." + fmt
+    if fmt not in (".mp4", ".gif"):
+        from ppgan.utils.errors import ConfigError
+        raise ConfigError("must be .mp4 or .gif, got %r" % fmt, "reconstruction.format")
+    return fmt
+
+
+@paddle.no_grad()
+def reconstruct(kp_detector, generator, dataset, out_dir, visualizer, num_videos=None, fmt=".mp4", batch_size=8,
+                progress=True):
+    """Reconstruct every frame of each test video from its frame 0 (paper, Sec. 4: "video reconstruction").
+
+    Writes `out_dir/png/<name>.png` (strip of predictions) and `out_dir/<name><fmt>` (visualisation).
+    Returns {'l1': mean over all frames, 'per_video': {name: l1}, 'failed': {name: reason}}.
+    """
+    ext = _video_extension(fmt)
+    kp_detector.eval()
+    generator.eval()
+    os.makedirs(os.path.join(out_dir, "png"), exist_ok=True)
+    total, per_video, failed = RunningMean(), {}, {}
+    count = len(dataset) if num_videos is None else min(int(num_videos), len(dataset))
+    for index in tqdm(range(count), desc="reconstruction", unit="video", disable=not progress):
+        name = dataset.video_name(index)
+        try:
+            per_video[name] = _reconstruct_video(kp_detector, generator, dataset, index, name, out_dir, ext,
+                                                 visualizer, batch_size, total)
+        except InputError as e:
+            failed[name] = str(e)
+            logger.warning("reconstruction: skipped %s: %s", name, e)
+    return {"l1": total.value, "per_video": per_video, "failed": failed}
+
+
+def _reconstruct_video(kp_detector, generator, dataset, index, name, out_dir, ext, visualizer, batch_size, total):
+    frames = dataset.iter_frames(index)
+    video_mean, strip, source, kp_source = RunningMean(), [], None, None
+    with VideoWriter(os.path.join(out_dir, name + ext)) as writer:
+        for chunk in _chunks(frames, batch_size):
+            driving = paddle.to_tensor(chunk)
+            if source is None:
+                source = driving[:1]
+                kp_source = kp_detector(source)
+            n = driving.shape[0]
+            kp_driving = kp_detector(driving)
+            out = generator(source.expand([n, -1, -1, -1]), kp_source=_expand(kp_source, n), kp_driving=kp_driving)
+            out.update(kp_source=_expand(kp_source, n), kp_driving=kp_driving)
+            l1 = l1_distance(out["prediction"], driving)
+            video_mean.add(l1, n)
+            total.add(l1, n)
+            strip.append(_to_uint8(out["prediction"].numpy()))
+            for i in range(n):
+                writer.write(visualizer.visualize(source, driving[i:i + 1], _item(out, i)))
+    if source is None:
+        raise InputError("video %s has no frames" % name)
+    strip = np.concatenate(strip)
+    save_image(os.path.join(out_dir, "png", name + ".png"), np.concatenate(list(strip), axis=1))
+    return video_mean.value
+
+
+@paddle.no_grad()
+def animate_pairs(kp_detector, generator, dataset, pairs, out_dir, visualizer, normalization_params, fmt=".mp4",
+                  batch_size=8, progress=True):
+    """Animate frame 0 of each source video by each driving video (paper, Sec. 4: "image animation").
+
+    `normalization_params` are the original's: use_relative_movement, use_relative_jacobian,
+    adapt_movement_scale. Writes `out_dir/<source>-<driving><fmt>`; returns the list of files.
+    """
+    ext = _video_extension(fmt)
+    kp_detector.eval()
+    generator.eval()
+    os.makedirs(out_dir, exist_ok=True)
+    written = []
+    for source_index, driving_index in tqdm(pairs, desc="animation", unit="pair", disable=not progress):
+        name = "%s-%s" % (dataset.video_name(source_index), dataset.video_name(driving_index))
+        try:
+            source_frame = next(iter(dataset.iter_frames(source_index)))
+        except StopIteration:
+            logger.warning("animation: skipped %s: the source video has no frames", name)
+            continue
+        source = paddle.to_tensor(source_frame[None])
+        kp_source = kp_detector(source)
+        kp_initial = None
+        path = os.path.join(out_dir, name + ext)
+        with VideoWriter(path) as writer:
+            for chunk in _chunks(dataset.iter_frames(driving_index), batch_size):
+                driving = paddle.to_tensor(chunk)
+                n = driving.shape[0]
+                kp_driving = kp_detector(driving)
+                if kp_initial is None:
+                    kp_initial = {k: v[:1] for k, v in kp_driving.items()}
+                    scale = 1.0
+                    if normalization_params["adapt_movement_scale"]:
+                        scale = movement_scale(kp_source["value"].numpy(), kp_initial["value"].numpy())
+                kp_norm = normalize_kp(_expand(kp_source, n), kp_driving, _expand(kp_initial, n),
+                                       normalization_params["use_relative_movement"],
+                                       normalization_params["use_relative_jacobian"], scale)
+                out = generator(source.expand([n, -1, -1, -1]), kp_source=_expand(kp_source, n), kp_driving=kp_norm)
+                out.update(kp_source=_expand(kp_source, n), kp_driving=kp_driving, kp_norm=kp_norm)
+                for i in range(n):
+                    writer.write(visualizer.visualize(source, driving[i:i + 1], _item(out, i)))
+        written.append(path)
+    return written

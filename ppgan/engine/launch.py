@@ -1,0 +1,101 @@
+"""Command line of tools/main.py and tools/train.py (PaddleGAN's flags)."""
+import argparse
+import logging
+import os
+
+from ppgan.utils.errors import ConfigError
+from ppgan.utils.logger import get_logger, setup_logging
+
+logger = get_logger("ppgan.engine")
+
+
+def build_parser(prog, evaluate):
+    """The argument parser; `evaluate` adds --evaluate-only (tools/main.py)."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=("Train the First Order Motion Model from a config (configs/*.yaml or an original FOMM "
+                     "config)%s. Several GPUs: python -m paddle.distributed.launch --devices 0,1 %s -c ..."
+                     % (", or evaluate it (--evaluate-only)" if evaluate else "", prog)))
+    parser.add_argument("-c", "--config-file", required=True, help="the YAML config, e.g. configs/firstorder_vox_256.yaml")
+    parser.add_argument("-o", "--opt", nargs="+", action="append", default=[], metavar="KEY=VALUE",
+                        help="override config keys, e.g. -o dataset.root_dir=data/synthetic train.num_epochs=5 "
+                             "(values are YAML; may be repeated)")
+    parser.add_argument("--output-dir", default=None,
+                        help="run folder for checkpoints/, visuals/, train.log, config.yaml and evaluation results "
+                             "(default: output/<config name>)")
+    parser.add_argument("--resume", default=None, metavar="CHECKPOINT",
+                        help="continue a run: its output folder or checkpoints/checkpoint.pdparams (weights, "
+                             "optimizer and scheduler state, epoch and iteration are restored)")
+    parser.add_argument("--load", default=None, metavar="WEIGHTS",
+                        help="start from these weights only (a .pdparams from training or from "
+                             "tools/convert_torch_weights.py, or a PyTorch .pth.tar); optimizers start fresh")
+    if evaluate:
+        parser.add_argument("--evaluate-only", action="store_true",
+                            help="do not train: reconstruct the test videos from their frame 0 (prints "
+                                 "'reconstruction L1: <value>' last) and animate test pairs, using --load or "
+                                 "--resume weights")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (each process adds its rank; default 0)")
+    parser.add_argument("--amp", action="store_true",
+                        help="float16 automatic mixed precision (GPU only)")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    return parser
+
+
+def output_folder(args):
+    if args.output_dir:
+        return args.output_dir
+    name = os.path.splitext(os.path.basename(args.config_file))[0]
+    return os.path.join("output", name)
+
+
+def main(argv, prog, evaluate):
+    """Parse `argv` and train (or evaluate); returns the process exit code."""
+    import paddle  # noqa: F401  (imported late so that --help is fast)
+
+    from ppgan.engine.evaluator import animate_pairs, reconstruct
+    from ppgan.engine.trainer import Trainer, checkpoint_path, world
+    from ppgan.utils.config import load_config
+
+    args = build_parser(prog, evaluate).parse_args(argv)
+    overrides = [item for group in args.opt for item in group]
+    config = load_config(args.config_file, overrides)
+    out = output_folder(args)
+    evaluate_only = evaluate and args.evaluate_only
+    rank, _ = world()
+    if rank == 0:
+        os.makedirs(out, exist_ok=True)
+        setup_logging(logging.INFO, os.path.join(out, "evaluate.log" if evaluate_only else "train.log"))
+    if not evaluate_only and args.resume is None and os.path.exists(checkpoint_path(out)):
+        raise ConfigError("'%s' already holds a training run; continue it with --resume %s, or pick another "
+                          "--output-dir" % (out, out))
+    if evaluate_only and args.resume is None and args.load is None:
+        raise ConfigError("--evaluate-only needs weights: --load <weights.pdparams> or --resume <run folder>")
+
+    trainer = Trainer(config, out, resume=args.resume, load=args.load, seed=args.seed, amp=args.amp,
+                      progress=not args.no_progress, build_data=not evaluate_only)
+    if not evaluate_only:
+        trainer.train()
+        return 0
+    if rank != 0:
+        return 0
+    return evaluate_run(trainer, config, out, not args.no_progress, animate_pairs, reconstruct)
+
+
+def evaluate_run(trainer, config, out, progress, animate_pairs, reconstruct):
+    """Reconstruction on the test split, then the animation pairs; prints the mean L1 as the last line."""
+    from ppgan.datasets import build_dataset, build_paired_dataset
+    test = build_dataset(config["dataset"], "test")
+    nets = trainer.model
+    rec = config["reconstruction"]
+    anim = config["animate"]
+    batch = max(1, int(config["train"]["batch_size"]))
+    pairs = build_paired_dataset(config["dataset"], test, anim["num_pairs"])
+    animate_pairs(nets.kp_detector, nets.generator, test, pairs.pairs(), os.path.join(out, "animation"),
+                  trainer.visualizer, anim["normalization_params"], anim["format"], batch, progress)
+    result = reconstruct(nets.kp_detector, nets.generator, test, os.path.join(out, "reconstruction"),
+                         trainer.visualizer, rec["num_videos"], rec["format"], batch, progress)
+    if result["failed"]:
+        logger.warning("%d test video(s) could not be read: %s", len(result["failed"]), ", ".join(result["failed"]))
+    logger.info("results in %s", out)
+    print("reconstruction L1: %.6f" % result["l1"], flush=True)
+    return 0

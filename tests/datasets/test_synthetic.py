@@ -1,0 +1,82 @@
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import REPO
+
+from ppgan.datasets import build_dataset
+from ppgan.datasets.synthetic import FORMATS, make_video, plan, write_dataset
+from ppgan.utils.config import SECTIONS
+from ppgan.utils.errors import InputError
+
+TOOL = os.path.join(REPO, "tools", "make_synthetic_dataset.py")
+
+
+def test_videos_are_deterministic_and_move_smoothly():
+    a = make_video(3, 0, 0, num_frames=8, size=32)
+    assert a.shape == (8, 32, 32, 3) and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, make_video(3, 0, 0, num_frames=8, size=32))
+    assert not np.array_equal(a, make_video(4, 0, 0, num_frames=8, size=32))
+    steps = np.abs(np.diff(a.astype(np.float32), axis=0)).mean(axis=(1, 2, 3))
+    assert steps.min() > 0  # every frame moves
+    other_identity = make_video(3, 1, 0, num_frames=8, size=32)
+    assert np.abs(a.astype(np.float32) - other_identity).mean() > 2 * steps.mean()
+    same_identity = make_video(3, 0, 1, num_frames=8, size=32)
+    # another chunk of the same person: same background in the corner
+    np.testing.assert_allclose(a[0, :2, :2].astype(float), same_identity[0, :2, :2], atol=2)
+
+
+def test_plan_keeps_test_identities_apart():
+    jobs = plan(5, 3, 2)
+    train_ids = {i for part, i, _ in jobs if part == "train"}
+    test_ids = {i for part, i, _ in jobs if part == "test"}
+    assert train_ids == {0, 1, 2} and test_ids == {3, 4} and len(jobs) == 8
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_is_a_frames_dataset(tmp_path, fmt):
+    out = tmp_path / "syn"
+    written = write_dataset(str(out), size=32, num_train=2, num_test=2, chunks_per_id=2, num_frames=4, fmt=fmt)
+    assert [os.path.basename(p) for p in written["train"]] == [n + ("." + fmt if fmt != "folder" else "")
+                                                              for n in ("face0#0", "face0#1")]
+    assert all(os.path.exists(p) for p in written["train"] + written["test"])
+    assert sorted(os.listdir(out)) == ["test", "train"] and sorted(os.listdir(tmp_path)) == ["syn"]
+    cfg = dict(SECTIONS["dataset"], root_dir=str(out), frame_shape=[32, 32, 3], id_sampling=True)
+    train, test = build_dataset(cfg, "train"), build_dataset(cfg, "test")
+    assert len(train) == 1 and len(test) == 2 and test.num_frames(1) == 4
+    assert train[0]["source"].shape == (3, 32, 32)
+
+
+def test_existing_folder_needs_force(tmp_path):
+    out = tmp_path / "syn"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    with pytest.raises(InputError, match="not empty.*--force"):
+        write_dataset(str(out), size=16, num_train=1, num_test=1, num_frames=2)
+    write_dataset(str(out), size=16, num_train=1, num_test=1, num_frames=2, force=True)
+    write_dataset(str(out), size=16, num_train=2, num_test=1, num_frames=2, force=True)
+    assert sorted(os.listdir(out)) == ["keep.txt", "test", "train"]
+    assert len(os.listdir(out / "train")) == 2
+
+
+def _tool(*args):
+    return subprocess.run([sys.executable, TOOL] + list(args), capture_output=True, text=True, timeout=120,
+                          check=False)
+
+
+def test_command_line(tmp_path):
+    out = str(tmp_path / "syn")
+    args = ["--out", out, "--size", "16", "--num-train", "3", "--num-test", "2", "--num-frames", "3", "--seed", "5"]
+    ok = _tool(*args)
+    assert ok.returncode == 0, ok.stderr
+    assert sorted(os.listdir(os.path.join(out, "train"))) == ["face0#0.png", "face0#1.png", "face1#0.png"]
+    assert sorted(os.listdir(os.path.join(out, "test"))) == ["face2#0.png", "face2#1.png"]
+    again = _tool(*args)
+    assert again.returncode == 2
+    lines = [line for line in again.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "--force" in lines[0]
+    bad = _tool("--out", str(tmp_path / "x"), "--num-frames", "1")
+    assert bad.returncode == 2 and bad.stderr.strip().startswith("error:") and "Traceback" not in bad.stderr
+    assert sorted(os.listdir(tmp_path)) == ["syn"]

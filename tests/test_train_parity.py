@@ -1,0 +1,138 @@
+"""Training-mode parity with the PyTorch original: losses, gradients and BatchNorm statistics.
+
+Each fixture recorded one GeneratorFullModel + DiscriminatorFullModel pass (train mode) with a
+random transform that we replay. Losses, the transformed frame and the running statistics are
+compared at float32 as they are computed in training.
+
+Gradients are compared from a float64 evaluation of our model. The recorded float32 gradients
+are themselves only approximations of the exact gradient: the perceptual loss passes through
+ReLU / max-pool / |.| whose active branch flips under rounding, and the `vox` fixture's driving
+jacobians have condition numbers up to 35, which the inverse in the sparse motions amplifies.
+Measured against the exact (float64) gradient of the same function, the recorded gradients are
+off (relative L2 over a net) by 2.3e-2 (vox), 2.2e-3 (zero-order) and 1.1e-3 (multiscale-pad); the
+others are within 1e-3. A comparison cannot be tighter than the recording's own rounding, so
+those three use their measured bound (rounded up) instead of 1e-3.
+"""
+import os
+import sys
+
+import numpy as np
+import paddle
+import pytest
+
+from conftest import PARITY_DIR, parity_cases, parity_path
+from ppgan.models import build_model
+from ppgan.models.criterions import Vgg19
+from ppgan.modules.geometry import RandomTransform
+from ppgan.utils.checkpoint import load_weights, read_weights
+from ppgan.utils.config import load_config
+
+LOSS_TOL = 1e-4       # relative, the acceptance bound
+STATE_TOL = 1e-5      # absolute, BatchNorm running statistics
+GRAD_TOL = 1e-3       # relative L2 over each net's gradient
+# Float32 rounding of the recording itself, measured as |recorded - exact| / |exact| over each net
+# (see the module docstring); where it exceeds GRAD_TOL the comparison cannot be tighter than it.
+RECORDING_NOISE = {("vox", False): 3e-2, ("vox", True): 3e-2, ("zero-order", False): 3e-3,
+                   ("multiscale-pad", False): 2e-3}
+NETS = ("kp_detector", "generator", "discriminator")
+
+
+def _case_id(case):
+    return "%s-align_corners-%s" % (case[0], str(case[1]).lower())
+
+
+def _vgg():
+    path = parity_path("vgg19_weights.py")
+    sys.path.insert(0, os.path.dirname(path))
+    try:
+        from vgg19_weights import seeded_vgg19_weights
+    finally:
+        sys.path.remove(os.path.dirname(path))
+    vgg = Vgg19()
+    vgg.set_weights(seeded_vgg19_weights())
+    return vgg
+
+
+def _run(name, align_corners, dtype):
+    """One generator + discriminator pass as the original's train step; returns what the fixture holds."""
+    flag = str(align_corners).lower()
+    cfg = load_config(parity_path(name, "config.yaml"), ["model_params.common_params.align_corners=%s" % flag])
+    io = np.load(parity_path(name, "io-align_corners-%s.npz" % flag))
+    vgg = _vgg()
+    model = build_model(cfg, vgg=vgg)
+    load_weights(model.nets, read_weights(parity_path(name, "checkpoint.pth.tar")))
+    if dtype != "float32":
+        for layer in list(model.nets.values()) + [vgg, model.pyramid, model.disc_pyramid]:
+            layer.to(dtype=dtype)
+    model.train()
+
+    def t(key):
+        return paddle.to_tensor(io[key].astype(dtype))
+    transform = RandomTransform(t("train/transform/theta"), t("train/transform/control_points"),
+                                t("train/transform/control_params"), align_corners)
+    losses, generated = model.generator_losses(t("source"), t("driving"), transform)
+    sum(losses.values()).backward()
+    grads = {}
+    for net in ("kp_detector", "generator"):
+        for pname, p in model.nets[net].named_parameters():
+            if not p.stop_gradient:  # BatchNorm statistics are non-trainable parameters in Paddle
+                grads["%s/%s" % (net, pname)] = p.grad.numpy()
+    model.discriminator.clear_gradients()
+    disc_losses = model.discriminator_losses(t("driving"), generated)
+    disc_losses["disc_gan"].backward()
+    for pname, p in model.discriminator.named_parameters():
+        if not p.stop_gradient:
+            grads["discriminator/%s" % pname] = p.grad.numpy()
+    losses.update(disc_losses)
+    states = {}
+    for net in NETS:
+        for key, value in model.nets[net].state_dict().items():
+            states["%s/%s" % (net, key.replace("._mean", ".running_mean").replace("._variance", ".running_var"))] = \
+                value.numpy()
+    return io, {k: float(v) for k, v in losses.items()}, generated["transformed_frame"].numpy(), grads, states
+
+
+@pytest.fixture(scope="module", params=parity_cases(), ids=_case_id)
+def float32_pass(request):
+    return request.param, _run(request.param[0], request.param[1], "float32")
+
+
+def test_losses_match(float32_pass):
+    case, (io, losses, _, _, _) = float32_pass
+    recorded = {k[len("train/loss/"):]: float(io[k]) for k in io.files if k.startswith("train/loss/")}
+    assert set(losses) == set(recorded)
+    for name, value in recorded.items():
+        assert abs(losses[name] - value) <= LOSS_TOL * abs(value), (name, losses[name], value)
+
+
+def test_transformed_frame_matches(float32_pass):
+    case, (io, _, frame, _, _) = float32_pass
+    assert np.abs(frame - io["train/transformed_frame"]).max() <= STATE_TOL
+
+
+def test_batchnorm_statistics_match(float32_pass):
+    """Running mean/var after three keypoint-detector calls and one generator call (unbiased variance)."""
+    case, (io, _, _, _, states) = float32_pass
+    keys = [k for k in io.files if k.startswith("train/after_state/")]
+    assert keys
+    for key in keys:
+        ours = states[key[len("train/after_state/"):]]
+        assert np.abs(ours - io[key]).max() <= STATE_TOL, key
+
+
+@pytest.mark.parametrize("case", parity_cases(), ids=_case_id)
+def test_gradients_match(case):
+    io, _, _, grads, _ = _run(case[0], case[1], "float64")
+    recorded = {k[len("train/grad/"):]: io[k] for k in io.files if k.startswith("train/grad/")}
+    assert set(recorded) == set(grads), set(recorded) ^ set(grads)
+    tol = max(GRAD_TOL, RECORDING_NOISE.get(tuple(case), 0.0))
+    for net in NETS:
+        keys = sorted(k for k in recorded if k.startswith(net + "/"))
+        ours = np.concatenate([grads[k].ravel() for k in keys])
+        ref = np.concatenate([recorded[k].ravel() for k in keys]).astype(np.float64)
+        err = np.linalg.norm(ours - ref) / np.linalg.norm(ref)
+        assert err <= tol, (net, err)
+
+
+def test_parity_dir_is_used():
+    assert PARITY_DIR
