@@ -15,6 +15,8 @@ setup(
     install_requires=requirements,
     extras_require={
         "test": ["pytest"],
+        # Training curves and images in VisualDL (the trainer logs to train.log without it).
+        "visualdl": ["visualdl"],
         # Only for cross-checking the converter against torch.load; conversion itself does not need it.
         "torch": ["torch"],
     },

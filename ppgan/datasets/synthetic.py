@@ -53,7 +53,7 @@ def random_identity(rng):
         "background": background,
         "background2": tuple(float(v) for v in np.clip(np.array(background) + rng.uniform(-90, 90, 3), 0, 255)),
         "pattern": _PATTERNS[rng.randint(len(_PATTERNS))],
-        "pattern_scale": rng.uniform(0.08, 0.25),
+        "pattern_scale": rng.uniform(0.2, 0.5),
         "pattern_angle": rng.uniform(0, math.pi),
     }
 
@@ -75,8 +75,8 @@ def random_motion(rng, num_frames):
         blink = np.minimum(blink, 1 - np.exp(-((np.arange(num_frames) - centre) / width) ** 2))
     mouth = np.clip(0.5 + 0.8 * _smooth(rng, t, 1.0, cycles=(1.0, 3.0)) + rng.uniform(-0.3, 0.3), 0, 1)
     return {
-        "dx": _smooth(rng, t, 0.12), "dy": _smooth(rng, t, 0.08),
-        "angle": _smooth(rng, t, 18.0), "scale": 1 + _smooth(rng, t, 0.12),
+        "dx": _smooth(rng, t, 0.22), "dy": _smooth(rng, t, 0.15),
+        "angle": _smooth(rng, t, 25.0), "scale": 1 + _smooth(rng, t, 0.18),
         "eyes_open": np.clip(blink, 0.04, 1), "mouth_open": mouth,
         "pupil_x": _smooth(rng, t, 0.9, cycles=(0.5, 2.0)), "pupil_y": _smooth(rng, t, 0.6, cycles=(0.5, 2.0)),
     }

@@ -62,26 +62,28 @@ def reconstruct(kp_detector, generator, dataset, out_dir, visualizer, num_videos
     """Reconstruct every frame of each test video from its frame 0 (paper, Sec. 4: "video reconstruction").
 
     Writes `out_dir/png/<name>.png` (strip of predictions) and `out_dir/<name><fmt>` (visualisation).
-    Returns {'l1': mean over all frames, 'per_video': {name: l1}, 'failed': {name: reason}}.
+    Returns {'l1': mean over all frames, 'baseline_l1': the same for copying frame 0 unchanged,
+    'per_video': {name: l1}, 'failed': {name: reason}}.
     """
     ext = _video_extension(fmt)
     kp_detector.eval()
     generator.eval()
     os.makedirs(os.path.join(out_dir, "png"), exist_ok=True)
-    total, per_video, failed = RunningMean(), {}, {}
+    total, baseline, per_video, failed = RunningMean(), RunningMean(), {}, {}
     count = len(dataset) if num_videos is None else min(int(num_videos), len(dataset))
     for index in tqdm(range(count), desc="reconstruction", unit="video", disable=not progress):
-        name = dataset.video_name(index)
+        name = os.path.splitext(dataset.video_name(index))[0]
         try:
             per_video[name] = _reconstruct_video(kp_detector, generator, dataset, index, name, out_dir, ext,
-                                                 visualizer, batch_size, total)
+                                                 visualizer, batch_size, total, baseline)
         except InputError as e:
             failed[name] = str(e)
             logger.warning("reconstruction: skipped %s: %s", name, e)
-    return {"l1": total.value, "per_video": per_video, "failed": failed}
+    return {"l1": total.value, "baseline_l1": baseline.value, "per_video": per_video, "failed": failed}
 
 
-def _reconstruct_video(kp_detector, generator, dataset, index, name, out_dir, ext, visualizer, batch_size, total):
+def _reconstruct_video(kp_detector, generator, dataset, index, name, out_dir, ext, visualizer, batch_size, total,
+                       baseline):
     frames = dataset.iter_frames(index)
     video_mean, strip, source, kp_source = RunningMean(), [], None, None
     with VideoWriter(os.path.join(out_dir, name + ext)) as writer:
@@ -97,6 +99,7 @@ def _reconstruct_video(kp_detector, generator, dataset, index, name, out_dir, ex
             l1 = l1_distance(out["prediction"], driving)
             video_mean.add(l1, n)
             total.add(l1, n)
+            baseline.add(l1_distance(source.expand([n, -1, -1, -1]), driving), n)
             strip.append(_to_uint8(out["prediction"].numpy()))
             for i in range(n):
                 writer.write(visualizer.visualize(source, driving[i:i + 1], _item(out, i)))
@@ -121,7 +124,7 @@ def animate_pairs(kp_detector, generator, dataset, pairs, out_dir, visualizer, n
     os.makedirs(out_dir, exist_ok=True)
     written = []
     for source_index, driving_index in tqdm(pairs, desc="animation", unit="pair", disable=not progress):
-        name = "%s-%s" % (dataset.video_name(source_index), dataset.video_name(driving_index))
+        name = "%s-%s" % tuple(os.path.splitext(dataset.video_name(i))[0] for i in (source_index, driving_index))
         try:
             source_frame = next(iter(dataset.iter_frames(source_index)))
         except StopIteration:

@@ -31,7 +31,7 @@ CHECKPOINT_NAME = "checkpoint.pdparams"
 
 
 def set_seed(seed):
-    """Seed Python, numpy and Paddle (each process adds its rank so shards differ)."""
+    """Seed Python, numpy and Paddle."""
     random.seed(seed)
     np.random.seed(seed % (2 ** 32))
     paddle.seed(seed)
@@ -45,10 +45,11 @@ def world():
 def average_gradients(params):
     """All-reduce (mean) the gradients of `params` across processes."""
     n = paddle.distributed.get_world_size()
-    for p in params:
-        if p.grad is not None:
-            paddle.distributed.all_reduce(p.grad)
-            p.grad.scale_(1.0 / n)
+    with paddle.no_grad():
+        for p in params:
+            if p.grad is not None:
+                paddle.distributed.all_reduce(p.grad)
+                p.grad.set_value(p.grad * (1.0 / n))
 
 
 def checkpoint_path(output_dir):
@@ -87,7 +88,8 @@ class Trainer:
         self.progress = progress and self.is_main
         if self.world_size > 1:
             paddle.distributed.init_parallel_env()
-        set_seed(int(seed) + self.rank)
+        self.seed = int(seed)
+        set_seed(self.seed + self.rank)
 
         self.model = build_model(config)
         if self.world_size > 1 and paddle.device.get_device().startswith("gpu"):
@@ -208,6 +210,8 @@ class Trainer:
                     "trained" if self.model.trains_discriminator else "not used")
         try:
             for epoch in range(self.start_epoch, num_epochs):
+                # Seeding each epoch makes a resumed run draw what the uninterrupted run would have drawn.
+                set_seed(self.seed + 1000 * epoch + self.rank)
                 self.sampler.set_epoch(epoch)
                 means, generated, batch = self._train_epoch(epoch, num_epochs, writer, log_freq)
                 for sched in self.schedulers.values():

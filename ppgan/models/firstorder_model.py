@@ -159,7 +159,14 @@ class FirstOrderModel:
         """
         source, driving = batch["source"], batch["driving"]
         with _autocast(scaler):
-            losses, generated = self.generator_losses(source, driving)
+            try:
+                losses, generated = self.generator_losses(source, driving)
+            except ValueError as e:
+                if "invertible" not in str(e):
+                    raise
+                raise TrainingDiverged("the keypoint jacobians became singular or NaN; training stopped before the "
+                                       "weights were updated. Lower the learning rates or check the data (the "
+                                       "last checkpoint is kept)") from None
         values = _check_finite(losses)
         _backward_and_step(sum(losses.values()), [optimizers["generator"], optimizers["kp_detector"]],
                            [self.generator, self.kp_detector], reduce_gradients, scaler)

@@ -153,9 +153,16 @@ def original_key_path(native_path):
 
 def _parse_value(text):
     try:
-        return yaml.safe_load(text)
+        value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+    if isinstance(value, str):
+        # YAML 1.1 reads "3e-3" (no dot) as a string; on the command line it is meant as a number.
+        try:
+            return float(value) if value.strip().lower() not in ("nan", "inf", "-inf", "infinity") else value
+        except ValueError:
+            return value
+    return value
 
 
 def apply_override(cfg, option):

@@ -63,3 +63,41 @@ def test_normalize_kp_modes():
     np.testing.assert_allclose(rel["jacobian"].numpy(), rot @ (eye * 2), atol=1e-6)
     rel_no_jac = g.normalize_kp(source, driving, initial, True, False)
     np.testing.assert_allclose(rel_no_jac["jacobian"].numpy(), rot)
+
+
+def test_tps_transform_is_affine_without_control_params():
+    from ppgan.modules.geometry import tps_warp_coordinates
+    theta = paddle.to_tensor([[[1.1, 0.2, 0.05], [-0.1, 0.9, -0.2]]], dtype="float32")
+    coords = paddle.to_tensor([[[0.5, -0.25], [-1.0, 1.0]]], dtype="float32")
+    warped = tps_warp_coordinates(coords, theta).numpy()
+    expected = coords.numpy()[0] @ theta.numpy()[0, :, :2].T + theta.numpy()[0, :, 2]
+    np.testing.assert_allclose(warped[0], expected, rtol=1e-6)
+
+
+def test_random_transform_jacobian_matches_finite_differences():
+    from ppgan.modules.geometry import RandomTransform
+    paddle.seed(3)
+    transform = RandomTransform.sample(2, sigma_affine=0.1, sigma_tps=0.05, points_tps=5)
+    coords = paddle.to_tensor(np.random.RandomState(1).uniform(-0.9, 0.9, (2, 4, 2)).astype("float64"))
+    coords.stop_gradient = False
+    transform.theta = transform.theta.astype("float64")
+    transform.control_points = transform.control_points.astype("float64")
+    transform.control_params = transform.control_params.astype("float64")
+    jac = transform.jacobian(coords).numpy()
+    eps = 1e-6
+    for axis in range(2):
+        delta = np.zeros((2, 4, 2))
+        delta[..., axis] = eps
+        plus = transform.warp_coordinates(coords + paddle.to_tensor(delta)).numpy()
+        minus = transform.warp_coordinates(coords - paddle.to_tensor(delta)).numpy()
+        np.testing.assert_allclose(jac[..., axis], (plus - minus) / (2 * eps), rtol=1e-5, atol=1e-7)
+
+
+def test_random_transform_identity_keeps_the_frame():
+    from ppgan.modules.geometry import RandomTransform
+    frame = paddle.rand([2, 3, 12, 10])
+    identity = RandomTransform(paddle.eye(2, 3).unsqueeze(0).expand([2, 2, 3]), align_corners=True)
+    np.testing.assert_allclose(identity.transform_frame(frame).numpy(), frame.numpy(), atol=1e-5)
+    drawn = RandomTransform.sample(3, 0.05, 0.005, 5)
+    assert drawn.theta.shape == [3, 2, 3] and drawn.control_params.shape == [3, 1, 25]
+    assert drawn.transform_frame(paddle.rand([3, 3, 8, 8])).shape == [3, 3, 8, 8]

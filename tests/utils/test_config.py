@@ -102,3 +102,11 @@ def test_base_inheritance_and_loops(tmp_path):
     (tmp_path / "b.yaml").write_text("_base_: a.yaml\n")
     with pytest.raises(ConfigError, match="loop"):
         load_config(str(tmp_path / "a.yaml"))
+
+
+def test_override_numbers_in_exponent_form():
+    from ppgan.utils.config import apply_override
+    cfg = {"train": {}}
+    apply_override(cfg, "train.lr_generator=3e-3")
+    apply_override(cfg, "train.name=abc")
+    assert cfg["train"]["lr_generator"] == 0.003 and cfg["train"]["name"] == "abc"
