@@ -125,31 +125,39 @@ def animate_pairs(kp_detector, generator, dataset, pairs, out_dir, visualizer, n
     written = []
     for source_index, driving_index in tqdm(pairs, desc="animation", unit="pair", disable=not progress):
         name = "%s-%s" % tuple(os.path.splitext(dataset.video_name(i))[0] for i in (source_index, driving_index))
-        try:
-            source_frame = next(iter(dataset.iter_frames(source_index)))
-        except StopIteration:
-            logger.warning("animation: skipped %s: the source video has no frames", name)
-            continue
-        source = paddle.to_tensor(source_frame[None])
-        kp_source = kp_detector(source)
-        kp_initial = None
         path = os.path.join(out_dir, name + ext)
-        with VideoWriter(path) as writer:
-            for chunk in _chunks(dataset.iter_frames(driving_index), batch_size):
-                driving = paddle.to_tensor(chunk)
-                n = driving.shape[0]
-                kp_driving = kp_detector(driving)
-                if kp_initial is None:
-                    kp_initial = {k: v[:1] for k, v in kp_driving.items()}
-                    scale = 1.0
-                    if normalization_params["adapt_movement_scale"]:
-                        scale = movement_scale(kp_source["value"].numpy(), kp_initial["value"].numpy())
-                kp_norm = normalize_kp(_expand(kp_source, n), kp_driving, _expand(kp_initial, n),
-                                       normalization_params["use_relative_movement"],
-                                       normalization_params["use_relative_jacobian"], scale)
-                out = generator(source.expand([n, -1, -1, -1]), kp_source=_expand(kp_source, n), kp_driving=kp_norm)
-                out.update(kp_source=_expand(kp_source, n), kp_driving=kp_driving, kp_norm=kp_norm)
-                for i in range(n):
-                    writer.write(visualizer.visualize(source, driving[i:i + 1], _item(out, i)))
+        try:
+            _animate_pair(kp_detector, generator, dataset, source_index, driving_index, path, visualizer,
+                          normalization_params, batch_size)
+        except InputError as e:
+            logger.warning("animation: skipped %s: %s", name, e)
+            continue
         written.append(path)
     return written
+
+
+def _animate_pair(kp_detector, generator, dataset, source_index, driving_index, path, visualizer,
+                  normalization_params, batch_size):
+    source_frame = next(iter(dataset.iter_frames(source_index)), None)
+    if source_frame is None:
+        raise InputError("the source video has no frames")
+    source = paddle.to_tensor(source_frame[None])
+    kp_source = kp_detector(source)
+    kp_initial = None
+    with VideoWriter(path) as writer:
+        for chunk in _chunks(dataset.iter_frames(driving_index), batch_size):
+            driving = paddle.to_tensor(chunk)
+            n = driving.shape[0]
+            kp_driving = kp_detector(driving)
+            if kp_initial is None:
+                kp_initial = {k: v[:1] for k, v in kp_driving.items()}
+                scale = 1.0
+                if normalization_params["adapt_movement_scale"]:
+                    scale = movement_scale(kp_source["value"].numpy(), kp_initial["value"].numpy())
+            kp_norm = normalize_kp(_expand(kp_source, n), kp_driving, _expand(kp_initial, n),
+                                   normalization_params["use_relative_movement"],
+                                   normalization_params["use_relative_jacobian"], scale)
+            out = generator(source.expand([n, -1, -1, -1]), kp_source=_expand(kp_source, n), kp_driving=kp_norm)
+            out.update(kp_source=_expand(kp_source, n), kp_driving=kp_driving, kp_norm=kp_norm)
+            for i in range(n):
+                writer.write(visualizer.visualize(source, driving[i:i + 1], _item(out, i)))

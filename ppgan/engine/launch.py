@@ -43,17 +43,18 @@ def build_parser(prog, evaluate):
 
 
 def output_folder(args):
+    """--output-dir, else the folder of the run being resumed, else output/<config name>."""
     if args.output_dir:
         return args.output_dir
+    if args.resume:
+        path = os.path.abspath(args.resume)
+        return path if os.path.isdir(path) else os.path.dirname(os.path.dirname(path))
     name = os.path.splitext(os.path.basename(args.config_file))[0]
     return os.path.join("output", name)
 
 
 def main(argv, prog, evaluate):
     """Parse `argv` and train (or evaluate); returns the process exit code."""
-    import paddle  # noqa: F401  (imported late so that --help is fast)
-
-    from ppgan.engine.evaluator import animate_pairs, reconstruct
     from ppgan.engine.trainer import Trainer, checkpoint_path, world
     from ppgan.utils.config import load_config
 
@@ -61,40 +62,58 @@ def main(argv, prog, evaluate):
     overrides = [item for group in args.opt for item in group]
     config = load_config(args.config_file, overrides)
     out = output_folder(args)
-    evaluate_only = evaluate and args.evaluate_only
     rank, _ = world()
-    if rank == 0:
+    if evaluate and args.evaluate_only:
+        nets, visualizer = evaluation_nets(config, args.resume or args.load, bool(args.resume and args.load))
+        if rank != 0:
+            return 0
         os.makedirs(out, exist_ok=True)
-        setup_logging(logging.INFO, os.path.join(out, "evaluate.log" if evaluate_only else "train.log"))
-    if not evaluate_only and args.resume is None and os.path.exists(checkpoint_path(out)):
+        setup_logging(logging.INFO, os.path.join(out, "evaluate.log"))
+        return evaluate_run(nets, visualizer, config, out, not args.no_progress)
+    if args.resume is None and os.path.exists(checkpoint_path(out)):
         raise ConfigError("'%s' already holds a training run; continue it with --resume %s, or pick another "
                           "--output-dir" % (out, out))
-    if evaluate_only and args.resume is None and args.load is None:
-        raise ConfigError("--evaluate-only needs weights: --load <weights.pdparams> or --resume <run folder>")
-
     trainer = Trainer(config, out, resume=args.resume, load=args.load, seed=args.seed, amp=args.amp,
-                      progress=not args.no_progress, build_data=not evaluate_only)
-    if not evaluate_only:
-        trainer.train()
-        return 0
-    if rank != 0:
-        return 0
-    return evaluate_run(trainer, config, out, not args.no_progress, animate_pairs, reconstruct)
+                      progress=not args.no_progress)
+    if rank == 0:  # only once everything is known to be valid
+        os.makedirs(out, exist_ok=True)
+        setup_logging(logging.INFO, os.path.join(out, "train.log"))
+    trainer.train()
+    return 0
 
 
-def evaluate_run(trainer, config, out, progress, animate_pairs, reconstruct):
-    """Reconstruction on the test split, then the animation pairs; prints the mean L1 as the last line."""
+def evaluation_nets(config, weights, both):
+    """Keypoint detector and generator with weights from --load or --resume (no training state is needed)."""
+    from ppgan.engine.trainer import checkpoint_path
+    from ppgan.models.builder import build_nets
+    from ppgan.models.firstorder_model import check_frame_size
+    from ppgan.utils.checkpoint import load_weights, read_weights
+    from ppgan.utils.visual import Visualizer
+
+    if weights is None or both:
+        raise ConfigError("--evaluate-only needs weights: --load <weights.pdparams> or --resume <run folder> "
+                          "(one of them)")
+    if os.path.isdir(weights):
+        weights = checkpoint_path(weights)
+    nets = build_nets(config["model"], ("kp_detector", "generator"))
+    load_weights(nets, read_weights(weights), "the weights in '%s'" % weights)
+    check_frame_size(nets["kp_detector"], nets["generator"], config["dataset"]["frame_shape"])
+    return nets, Visualizer(**config["visualizer"])
+
+
+def evaluate_run(nets, visualizer, config, out, progress):
+    """Animation of the test pairs, then reconstruction of the test videos; prints the mean L1 as the last line."""
     from ppgan.datasets import build_dataset, build_paired_dataset
+    from ppgan.engine.evaluator import animate_pairs, reconstruct
+
     test = build_dataset(config["dataset"], "test")
-    nets = trainer.model
-    rec = config["reconstruction"]
-    anim = config["animate"]
+    rec, anim = config["reconstruction"], config["animate"]
     batch = max(1, int(config["train"]["batch_size"]))
     pairs = build_paired_dataset(config["dataset"], test, anim["num_pairs"])
-    animate_pairs(nets.kp_detector, nets.generator, test, pairs.pairs(), os.path.join(out, "animation"),
-                  trainer.visualizer, anim["normalization_params"], anim["format"], batch, progress)
-    result = reconstruct(nets.kp_detector, nets.generator, test, os.path.join(out, "reconstruction"),
-                         trainer.visualizer, rec["num_videos"], rec["format"], batch, progress)
+    animate_pairs(nets["kp_detector"], nets["generator"], test, pairs.pairs(), os.path.join(out, "animation"),
+                  visualizer, anim["normalization_params"], anim["format"], batch, progress)
+    result = reconstruct(nets["kp_detector"], nets["generator"], test, os.path.join(out, "reconstruction"),
+                         visualizer, rec["num_videos"], rec["format"], batch, progress)
     if result["failed"]:
         logger.warning("%d test video(s) could not be read: %s", len(result["failed"]), ", ".join(result["failed"]))
     logger.info("results in %s; copying frame 0 instead would give L1 %.6f", out, result["baseline_l1"])

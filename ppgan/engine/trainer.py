@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from ppgan.datasets import build_dataset
 from ppgan.models import build_model
-from ppgan.models.firstorder_model import TrainingDiverged
+from ppgan.models.firstorder_model import TrainingDiverged, check_frame_size
 from ppgan.solver import build_optimizers, build_schedulers
 from ppgan.utils.checkpoint import NET_NAMES, load_weights, read_weights
 from ppgan.utils.errors import CheckpointError, ConfigError
@@ -92,6 +92,7 @@ class Trainer:
         set_seed(self.seed + self.rank)
 
         self.model = build_model(config)
+        check_frame_size(self.model.kp_detector, self.model.generator, config["dataset"]["frame_shape"])
         if self.world_size > 1 and paddle.device.get_device().startswith("gpu"):
             for name, net in self.model.nets.items():
                 setattr(self.model, name, paddle.nn.SyncBatchNorm.convert_sync_batchnorm(net))
@@ -223,7 +224,7 @@ class Trainer:
                     last = self.save_checkpoint(epoch) or last
                     self._visualise(epoch, batch, generated, writer)
         except TrainingDiverged as e:
-            where = ("the last checkpoint is %s" % last) if last else "no checkpoint was written yet"
+            where = ("the last checkpoint, %s, is kept" % last) if last else "no checkpoint was written yet"
             raise TrainingDiverged("%s; %s" % (e, where)) from None
         finally:
             if writer is not None:

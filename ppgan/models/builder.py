@@ -1,4 +1,6 @@
 """Registries of generators, discriminators and models, and building the nets from a config."""
+import difflib
+
 from ppgan.modules.builder import KP_DETECTORS
 from ppgan.utils.errors import ConfigError
 from ppgan.utils.registry import Registry, check_arguments
@@ -19,6 +21,11 @@ _SHARED = {
 _NET_SECTIONS = {"kp_detector": KP_DETECTORS, "generator": GENERATORS, "discriminator": DISCRIMINATORS}
 
 
+def _did_you_mean(key, choices):
+    hint = difflib.get_close_matches(str(key), list(choices), n=1)
+    return " (did you mean '%s'?)" % hint[0] if hint else ""
+
+
 def common_params(model_cfg):
     """`model.common` with defaults filled; unknown keys raise ConfigError."""
     common = dict(COMMON_KEYS)
@@ -27,7 +34,8 @@ def common_params(model_cfg):
         raise ConfigError("must be a mapping", "model.common")
     for key, value in given.items():
         if key not in COMMON_KEYS:
-            raise ConfigError("unknown key; accepted: %s" % ", ".join(COMMON_KEYS), "model.common." + key)
+            raise ConfigError("unknown key; accepted: %s%s" % (", ".join(COMMON_KEYS), _did_you_mean(key, COMMON_KEYS)),
+                              "model.common." + key)
         common[key] = value
     return common
 
@@ -54,7 +62,8 @@ def check_model_config(model_cfg):
     allowed = ("name", "common") + tuple(_NET_SECTIONS)
     for key in model_cfg:
         if key not in allowed:
-            raise ConfigError("unknown key; accepted: %s" % ", ".join(allowed), "model." + key)
+            raise ConfigError("unknown key; accepted: %s%s" % (", ".join(allowed), _did_you_mean(key, allowed)),
+                              "model." + key)
     try:
         MODELS.get(model_cfg.get("name", DEFAULT_MODEL))
     except ConfigError as e:

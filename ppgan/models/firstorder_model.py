@@ -22,6 +22,31 @@ class TrainingDiverged(PPGanError):
     """A loss became NaN or infinite."""
 
 
+def check_frame_size(kp_detector, generator, frame_shape):
+    """Run the nets once on a blank frame of `frame_shape` (H, W, C); a size they cannot process is a ConfigError.
+
+    The hourglasses halve the (scaled) frame once per block and join the halves back, so each side must
+    divide evenly; trying is the one check that stays exact for every architecture.
+    """
+    height, width = int(frame_shape[0]), int(frame_shape[1])
+    frame = paddle.zeros([1, int(frame_shape[2]), height, width])
+    modes = [(net, net.training) for net in (kp_detector, generator)]
+    try:
+        for net, _ in modes:
+            net.eval()
+        with paddle.no_grad():
+            kp = kp_detector(frame)
+            generator(frame, kp_source=kp, kp_driving=kp)
+    except (ValueError, RuntimeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConfigError("the model cannot process %dx%d frames (%s); use sides that the keypoint and dense motion "
+                          "hourglasses can halve once per block after their scale_factor, e.g. 64, 128 or 256"
+                          % (height, width, first), "dataset.frame_shape") from None
+    finally:
+        for net, training in modes:
+            net.train(training)
+
+
 def detach_kp(kp):
     """The keypoint dict with gradients cut (the discriminator must not move the keypoints)."""
     return {key: value.detach() for key, value in kp.items()}
@@ -56,14 +81,18 @@ class FirstOrderModel:
             self.perceptual = PerceptualPyramidLoss(self.scales, weights["perceptual"], vgg)
         self.pixel = PixelPyramidLoss(self.scales, weights["pixel"]) if weights["pixel"] else None
 
-        self.uses_discriminator = bool(weights["generator_gan"]) or any(weights["feature_matching"])
-        # Like the original, the discriminator is trained only when the generator is scored by it.
+        # As in the original, the discriminator (and feature matching on its features) is used only with the
+        # adversarial loss, and it is trained only then.
+        self.uses_discriminator = bool(weights["generator_gan"])
         self.trains_discriminator = self.uses_discriminator and bool(weights["discriminator_gan"])
+        if any(weights["feature_matching"]) and not self.uses_discriminator:
+            raise ConfigError("feature matching compares discriminator features, which are only trained with the "
+                              "adversarial loss: set train.loss_weights.generator_gan non-zero or feature_matching "
+                              "to zeros", "train.loss_weights.feature_matching")
         if self.uses_discriminator:
             if self.discriminator is None:
-                raise ConfigError("generator_gan / feature_matching are non-zero but model.discriminator is "
-                                  "missing; add a discriminator or set these weights to 0",
-                                  "train.loss_weights")
+                raise ConfigError("generator_gan is non-zero but model.discriminator is missing; add a "
+                                  "discriminator or set generator_gan to 0", "train.loss_weights.generator_gan")
             missing = [s for s in self.discriminator.scales if s not in self.scales]
             if missing:
                 raise ConfigError("discriminator scales %s must be among train.scales %s" % (missing, self.scales),
@@ -165,8 +194,7 @@ class FirstOrderModel:
                 if "invertible" not in str(e):
                     raise
                 raise TrainingDiverged("the keypoint jacobians became singular or NaN; training stopped before the "
-                                       "weights were updated. Lower the learning rates or check the data (the "
-                                       "last checkpoint is kept)") from None
+                                       "weights were updated. Lower the learning rates or check the data") from None
         values = _check_finite(losses)
         _backward_and_step(sum(losses.values()), [optimizers["generator"], optimizers["kp_detector"]],
                            [self.generator, self.kp_detector], reduce_gradients, scaler)
@@ -191,9 +219,8 @@ def _check_finite(losses):
     values = {name: float(value) for name, value in losses.items()}
     bad = [name for name, value in values.items() if not math.isfinite(value)]
     if bad:
-        raise TrainingDiverged("loss %s is %s; training stopped before the weights were updated. Lower the "
-                               "learning rates or check the data (the last checkpoint is kept)"
-                               % (", ".join(bad), values[bad[0]]))
+        raise TrainingDiverged("loss %s is %s; training stopped before the step that would use it. Lower the "
+                               "learning rates or check the data" % (", ".join(bad), values[bad[0]]))
     return values
 
 

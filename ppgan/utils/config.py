@@ -13,6 +13,7 @@ Every key must be read by something: an unknown key is a :class:`ConfigError` na
 import copy
 import difflib
 import os
+import re
 
 import yaml
 
@@ -151,18 +152,29 @@ def original_key_path(native_path):
     return native_path
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML that also reads 1e-4 (no dot) as a number: YAML 1.1 would make it a string."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                   |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                   |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                   |[-+]?\.(?:inf|Inf|INF)
+                   |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+
+
+def _load_yaml(stream):
+    return yaml.load(stream, Loader=_Loader)
+
+
 def _parse_value(text):
     try:
-        value = yaml.safe_load(text)
+        return _load_yaml(text)
     except yaml.YAMLError:
         return text
-    if isinstance(value, str):
-        # YAML 1.1 reads "3e-3" (no dot) as a string; on the command line it is meant as a number.
-        try:
-            return float(value) if value.strip().lower() not in ("nan", "inf", "-inf", "infinity") else value
-        except ValueError:
-            return value
-    return value
 
 
 def apply_override(cfg, option):
@@ -261,7 +273,7 @@ def read_yaml(path):
                           % path)
     try:
         with open(path, "r", encoding="utf-8") as f:
-            data = yaml.safe_load(f)
+            data = _load_yaml(f)
     except yaml.YAMLError as e:
         raise ConfigError("config file '%s' is not valid YAML: %s" % (path, e)) from e
     except (OSError, UnicodeDecodeError) as e:
@@ -294,15 +306,23 @@ def read_config_file(path, _seen=()):
     return deep_merge(read_config_file(base_path, _seen + (os.path.abspath(path),)), data)
 
 
+def _original_option(option):
+    """An override written with native section names (dataset.root_dir=...) for an original-format file."""
+    for old, new in ORIGINAL_SECTIONS.items():
+        if option.startswith(new + "."):
+            return old + option[len(new):]
+    return option
+
+
 def load_config(path_or_dict, overrides=()):
     """Load a native or original-format config (path or dict), apply overrides, validate it."""
     if isinstance(path_or_dict, (str, os.PathLike)):
         raw = read_config_file(os.fspath(path_or_dict))
     else:
         raw = copy.deepcopy(path_or_dict)
-    for option in overrides or ():
-        apply_override(raw, option)
     original = is_original_format(raw)
+    for option in overrides or ():
+        apply_override(raw, _original_option(option) if original else option)
     try:
         return validate(from_original(raw) if original else raw)
     except ConfigError as e:

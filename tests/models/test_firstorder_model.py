@@ -85,6 +85,11 @@ def test_gan_loss_without_discriminator_is_an_error():
         build_model(cfg)
 
 
+def test_feature_matching_needs_the_adversarial_loss():
+    with pytest.raises(ConfigError, match="feature_matching"):
+        build_model(_config(generator_gan=0))
+
+
 def test_jacobian_loss_needs_jacobians():
     cfg = _config()
     cfg["model"]["common"]["estimate_jacobian"] = False

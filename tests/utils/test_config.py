@@ -110,3 +110,13 @@ def test_override_numbers_in_exponent_form():
     apply_override(cfg, "train.lr_generator=3e-3")
     apply_override(cfg, "train.name=abc")
     assert cfg["train"]["lr_generator"] == 0.003 and cfg["train"]["name"] == "abc"
+
+
+def test_original_format_accepts_native_section_overrides(tmp_path):
+    from ppgan.utils.config import load_config
+    path = tmp_path / "orig.yaml"
+    path.write_text("model_params:\n  common_params: {num_kp: 4}\n  kp_detector_params: {}\n"
+                    "  generator_params: {}\ndataset_params: {root_dir: a}\ntrain_params: {lr_generator: 1e-4}\n")
+    cfg = load_config(str(path), ["dataset.root_dir=b", "train_params.num_epochs=3"])
+    assert cfg["dataset"]["root_dir"] == "b" and cfg["train"]["num_epochs"] == 3
+    assert cfg["train"]["lr_generator"] == 1e-4   # 1e-4 in a file is a number, not a string
