@@ -51,7 +51,7 @@ def random_identity(rng):
         "hair": int(rng.randint(3)),               # 0: none, 1: cap, 2: cap with a tuft
         "hair_colour": _colour(rng, _HAIR),
         "background": background,
-        "background2": tuple(float(v) for v in np.clip(np.array(background) + rng.uniform(-90, 90, 3), 0, 255)),
+        "background2": tuple(float(v) for v in np.clip(np.array(background) + rng.uniform(-45, 45, 3), 0, 255)),
         "pattern": _PATTERNS[rng.randint(len(_PATTERNS))],
         "pattern_scale": rng.uniform(0.2, 0.5),
         "pattern_angle": rng.uniform(0, math.pi),

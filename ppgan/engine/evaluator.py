@@ -63,27 +63,28 @@ def reconstruct(kp_detector, generator, dataset, out_dir, visualizer, num_videos
 
     Writes `out_dir/png/<name>.png` (strip of predictions) and `out_dir/<name><fmt>` (visualisation).
     Returns {'l1': mean over all frames, 'baseline_l1': the same for copying frame 0 unchanged,
+    'deformed_l1': the same for frame 0 warped by the predicted motion alone (no occlusion, no decoder),
     'per_video': {name: l1}, 'failed': {name: reason}}.
     """
     ext = _video_extension(fmt)
     kp_detector.eval()
     generator.eval()
     os.makedirs(os.path.join(out_dir, "png"), exist_ok=True)
-    total, baseline, per_video, failed = RunningMean(), RunningMean(), {}, {}
+    total, baseline, deformed, per_video, failed = RunningMean(), RunningMean(), RunningMean(), {}, {}
     count = len(dataset) if num_videos is None else min(int(num_videos), len(dataset))
     for index in tqdm(range(count), desc="reconstruction", unit="video", disable=not progress):
         name = os.path.splitext(dataset.video_name(index))[0]
         try:
             per_video[name] = _reconstruct_video(kp_detector, generator, dataset, index, name, out_dir, ext,
-                                                 visualizer, batch_size, total, baseline)
+                                                 visualizer, batch_size, (total, baseline, deformed))
         except InputError as e:
             failed[name] = str(e)
             logger.warning("reconstruction: skipped %s: %s", name, e)
-    return {"l1": total.value, "baseline_l1": baseline.value, "per_video": per_video, "failed": failed}
+    return {"l1": total.value, "baseline_l1": baseline.value, "deformed_l1": deformed.value, "per_video": per_video,
+            "failed": failed}
 
 
-def _reconstruct_video(kp_detector, generator, dataset, index, name, out_dir, ext, visualizer, batch_size, total,
-                       baseline):
+def _reconstruct_video(kp_detector, generator, dataset, index, name, out_dir, ext, visualizer, batch_size, means):
     frames = dataset.iter_frames(index)
     video_mean, strip, source, kp_source = RunningMean(), [], None, None
     with VideoWriter(os.path.join(out_dir, name + ext)) as writer:
@@ -98,8 +99,11 @@ def _reconstruct_video(kp_detector, generator, dataset, index, name, out_dir, ex
             out.update(kp_source=_expand(kp_source, n), kp_driving=kp_driving)
             l1 = l1_distance(out["prediction"], driving)
             video_mean.add(l1, n)
+            total, baseline, deformed = means
             total.add(l1, n)
             baseline.add(l1_distance(source.expand([n, -1, -1, -1]), driving), n)
+            if "deformed" in out:
+                deformed.add(l1_distance(out["deformed"], driving), n)
             strip.append(_to_uint8(out["prediction"].numpy()))
             for i in range(n):
                 writer.write(visualizer.visualize(source, driving[i:i + 1], _item(out, i)))

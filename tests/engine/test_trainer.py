@@ -176,3 +176,21 @@ def test_visualdl_receives_losses_and_images(small_data, tmp_path):
     assert r.returncode == 0, r.stderr
     logs = os.listdir(os.path.join(out, "vdl"))
     assert logs and os.path.getsize(os.path.join(out, "vdl", logs[0])) > 0
+
+
+def test_nan_loss_stops_and_keeps_the_last_checkpoint(small_data, tmp_path):
+    from ppgan.models.firstorder_model import TrainingDiverged
+    out = str(tmp_path / "run")
+    config = load_config(CONFIG, ["dataset.root_dir=%s" % small_data, "train.num_epochs=1"] + SMALL)
+    trainer = Trainer(config, out, progress=False)
+    last = trainer.train()
+    before = open(last, "rb").read()
+    trainer.train_cfg["num_epochs"] = 2
+    trainer.start_epoch = 1
+    with paddle.no_grad():
+        weight = trainer.model.generator.final.weight
+        weight.set_value(paddle.full(weight.shape, float("nan")))
+    with pytest.raises(TrainingDiverged, match="loss pixel is nan.*the last checkpoint, .*checkpoint.pdparams, is kept"):
+        trainer.train()
+    assert open(last, "rb").read() == before
+    assert not os.path.exists(os.path.join(out, "checkpoints", "epoch_00002.pdparams"))
