@@ -52,6 +52,42 @@ def average_gradients(params):
                 p.grad.set_value(p.grad * (1.0 / n))
 
 
+def optimizer_state(optimizer, net):
+    """The optimizer's state keyed by the net's structured parameter names ('conv.weight@moment1_0').
+
+    Paddle keys optimizer state by global parameter names (conv2d_7.w_0) that depend on how many
+    layers the process created before; structured names make a checkpoint resumable anywhere.
+    """
+    names = {p.name: n for n, p in net.named_parameters()}
+    by_length = sorted(names, key=len, reverse=True)
+    out = {}
+    for key, value in optimizer.state_dict().items():
+        if key == "master_weights":
+            out[key] = {names.get(k, k): v for k, v in value.items()}
+            continue
+        owner = next((n for n in by_length if key.startswith(n + "_")), None)
+        out[key if owner is None else "%s@%s" % (names[owner], key[len(owner) + 1:])] = value
+    return out
+
+
+def load_optimizer_state(optimizer, net, state):
+    """Inverse of :func:`optimizer_state` for the parameters of this process."""
+    names = {n: p.name for n, p in net.named_parameters()}
+    converted = {}
+    for key, value in state.items():
+        if key == "master_weights":
+            converted[key] = {names.get(k, k): v for k, v in value.items()}
+        elif "@" in key:
+            structured, suffix = key.rsplit("@", 1)
+            if structured not in names:
+                raise CheckpointError("the checkpoint's optimizer state names parameter '%s', which this model does "
+                                      "not have; was it written with another config?" % structured)
+            converted["%s_%s" % (names[structured], suffix)] = value
+        else:
+            converted[key] = value
+    optimizer.set_state_dict(converted)
+
+
 def checkpoint_path(output_dir):
     return os.path.join(output_dir, "checkpoints", CHECKPOINT_NAME)
 
@@ -141,7 +177,7 @@ class Trainer:
         """Everything needed to continue: weights, optimizers, schedulers, epoch, iteration."""
         state = {name: net.state_dict() for name, net in self.model.nets.items()}
         for name, opt in self.optimizers.items():
-            state["optimizer_" + name] = opt.state_dict()
+            state["optimizer_" + name] = optimizer_state(opt, self.model.nets[name])
         for name, sched in self.schedulers.items():
             state["scheduler_" + name] = sched.state_dict()
         state["epoch"] = epoch
@@ -169,7 +205,7 @@ class Trainer:
             if key not in state:
                 raise CheckpointError("checkpoint '%s' has no %s; it was written by a run with other loss weights"
                                       % (path, key))
-            opt.set_state_dict(state[key])
+            load_optimizer_state(opt, self.model.nets[name], state[key])
         for name, sched in self.schedulers.items():
             if "scheduler_" + name in state:
                 sched.set_state_dict(state["scheduler_" + name])

@@ -44,7 +44,7 @@ def check_frame_size(kp_detector, generator, frame_shape):
                           % (height, width, first), "dataset.frame_shape") from None
     finally:
         for net, training in modes:
-            net.train(training)
+            net.train() if training else net.eval()
 
 
 def detach_kp(kp):

@@ -66,8 +66,12 @@ def grid_sample(image, grid, align_corners, padding_mode="zeros"):
         # Paddle's CPU grid_sample backward crashes when only the grid needs a gradient.
         image = image.detach()
         image.stop_gradient = False
-    return F.grid_sample(image, grid, mode="bilinear", padding_mode=padding_mode,
-                         align_corners=bool(align_corners))
+    # Paddle 2.6's CPU kernel reads out of bounds at NaN coordinates (a diverged model): sample at 0
+    # instead and let the NaN reach the output through a zero-weighted sum, so that it is still reported.
+    finite = paddle.isfinite(grid)
+    safe = paddle.where(finite, grid, paddle.zeros_like(grid))
+    out = F.grid_sample(image, safe, mode="bilinear", padding_mode=padding_mode, align_corners=bool(align_corners))
+    return out + (grid - safe).sum() * 0
 
 
 def resize_deformation(deformation, height, width):
