@@ -109,9 +109,12 @@ def evaluate_run(nets, visualizer, config, out, progress):
     test = build_dataset(config["dataset"], "test")
     rec, anim = config["reconstruction"], config["animate"]
     batch = max(1, int(config["train"]["batch_size"]))
-    pairs = build_paired_dataset(config["dataset"], test, anim["num_pairs"])
-    animate_pairs(nets["kp_detector"], nets["generator"], test, pairs.pairs(), os.path.join(out, "animation"),
-                  visualizer, anim["normalization_params"], anim["format"], batch, progress)
+    if config["dataset"]["pairs_list"] is None and len(test) < 2:
+        logger.warning("animation skipped: random (source, driving) pairs need at least 2 test videos")
+    else:
+        pairs = build_paired_dataset(config["dataset"], test, anim["num_pairs"])
+        animate_pairs(nets["kp_detector"], nets["generator"], test, pairs.pairs(), os.path.join(out, "animation"),
+                      visualizer, anim["normalization_params"], anim["format"], batch, progress)
     result = reconstruct(nets["kp_detector"], nets["generator"], test, os.path.join(out, "reconstruction"),
                          visualizer, rec["num_videos"], rec["format"], batch, progress)
     if result["failed"]:
