@@ -107,7 +107,7 @@ def read_checkpoint(path):
 
 
 class Trainer:
-    """Builds model, data, optimizers from a validated config and runs/evaluates training.
+    """Builds model, data and optimizers from a validated config, and runs the training epochs.
 
     output_dir: where checkpoints/, visuals/, train.log and config.yaml go.
     resume: a checkpoint (or output folder) to continue, with optimizer state, epoch and iteration.
