@@ -20,7 +20,7 @@ import numpy as np
 import paddle
 import pytest
 
-from conftest import PARITY_DIR, parity_cases, parity_path
+from conftest import parity_cases, parity_path
 from ppgan.models import build_model
 from ppgan.models.criterions import Vgg19
 from ppgan.modules.geometry import RandomTransform
@@ -132,7 +132,3 @@ def test_gradients_match(case):
         ref = np.concatenate([recorded[k].ravel() for k in keys]).astype(np.float64)
         err = np.linalg.norm(ours - ref) / np.linalg.norm(ref)
         assert err <= tol, (net, err)
-
-
-def test_parity_dir_is_used():
-    assert PARITY_DIR

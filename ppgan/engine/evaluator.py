@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from ppgan.metrics import RunningMean, l1_distance
 from ppgan.modules.geometry import movement_scale, normalize_kp
-from ppgan.utils.errors import InputError
+from ppgan.utils.errors import ConfigError, InputError
 from ppgan.utils.logger import get_logger
 from ppgan.utils.video import VideoWriter, save_image
 
@@ -51,7 +51,6 @@ def _to_uint8(images):
 def _video_extension(fmt):
     fmt = fmt if fmt.startswith(".") else "." + fmt
     if fmt not in (".mp4", ".gif"):
-        from ppgan.utils.errors import ConfigError
         raise ConfigError("must be .mp4 or .gif, got %r" % fmt, "reconstruction.format")
     return fmt
 

@@ -5,6 +5,7 @@ driving and a randomly warped driving frame; reconstruction, adversarial, featur
 equivariance losses), `discriminator_losses` its DiscriminatorFullModel. Each loss is switched
 on by a non-zero weight in `train.loss_weights`.
 """
+import contextlib
 import math
 
 import paddle
@@ -119,6 +120,7 @@ class FirstOrderModel:
             net.train()
 
     def eval(self):
+        """Put the nets in inference mode (running statistics, stored spectral-norm vectors)."""
         for net in self.nets.values():
             net.eval()
 
@@ -210,7 +212,6 @@ class FirstOrderModel:
 
 def _autocast(scaler):
     if scaler is None:
-        import contextlib
         return contextlib.nullcontext()
     return paddle.amp.auto_cast(level="O1")
 
