@@ -4,14 +4,18 @@ Each fixture recorded one GeneratorFullModel + DiscriminatorFullModel pass (trai
 random transform that we replay. Losses, the transformed frame and the running statistics are
 compared at float32 as they are computed in training.
 
-Gradients are compared from a float64 evaluation of our model. The recorded float32 gradients
-are themselves only approximations of the exact gradient: the perceptual loss passes through
-ReLU / max-pool / |.| whose active branch flips under rounding, and the `vox` fixture's driving
-jacobians have condition numbers up to 35, which the inverse in the sparse motions amplifies.
-Measured against the exact (float64) gradient of the same function, the recorded gradients are
-off (relative L2 over a net) by 2.3e-2 (vox), 2.2e-3 (zero-order) and 1.1e-3 (multiscale-pad); the
-others are within 1e-3. A comparison cannot be tighter than the recording's own rounding, so
-those three use their measured bound (rounded up) instead of 1e-3.
+Gradients. The recorded float32 gradients are not the exact gradient of the function: re-running
+the original in float32 reproduces them bit for bit, but the original's own float64 gradient is up
+to 2.5e-2 (relative L2, per tensor) away from them (vox). The perceptual loss's gradient has kinks
+about 1e-8 apart in keypoint space (ReLU / max-pool / |.| branches), so float32 rounding of the
+keypoints (~1e-6) moves it by that much in any implementation that is not bit-identical to
+PyTorch's. So each gradient tensor is compared where a comparison means something: our float64
+gradient against the original's float64 gradient (tests/data/original_float64_gradients.npz,
+written by tests/data/record_original_gradients.py from the original code), at the acceptance
+bound of 1e-3 relative L2 per tensor (measured: <= 1.6e-7). Tensors whose exact gradient is zero
+(conv biases followed by BatchNorm / InstanceNorm, the keypoint heatmap bias under the softmax)
+get an absolute bound instead. Against the recorded float32 gradients, each net is held to the
+recording's own distance from the exact gradient (RECORDING_NOISE, measured, rounded up).
 """
 import os
 import sys
@@ -20,7 +24,8 @@ import numpy as np
 import paddle
 import pytest
 
-from conftest import parity_cases, parity_path
+from conftest import REPO, parity_cases, parity_path
+from gradient_sketch import distance
 from ppgan.models import build_model
 from ppgan.models.criterions import Vgg19
 from ppgan.modules.geometry import RandomTransform
@@ -30,11 +35,13 @@ from ppgan.utils.config import load_config
 LOSS_TOL = 1e-4       # relative, the acceptance bound
 STATE_TOL = 1e-5      # absolute, BatchNorm running statistics
 GRAD_TOL = 1e-3       # relative L2 over each net's gradient
-# Float32 rounding of the recording itself, measured as |recorded - exact| / |exact| over each net
-# (see the module docstring); where it exceeds GRAD_TOL the comparison cannot be tighter than it.
+# The recording's own float32 error, |recorded - exact| / |exact| over each net, where it exceeds
+# GRAD_TOL (exact = the original in float64; measured vox 2.3e-2, zero-order 2.2e-3, multiscale-pad 1.1e-3).
 RECORDING_NOISE = {("vox", False): 3e-2, ("vox", True): 3e-2, ("zero-order", False): 3e-3,
                    ("multiscale-pad", False): 2e-3}
+ZERO_GRAD_TOL = 1e-9  # absolute, over the median gradient norm of the net, for exactly-zero gradients
 NETS = ("kp_detector", "generator", "discriminator")
+EXACT = os.path.join(REPO, "tests", "data", "original_float64_gradients.npz")
 
 
 def _case_id(case):
@@ -120,9 +127,21 @@ def test_batchnorm_statistics_match(float32_pass):
         assert np.abs(ours - io[key]).max() <= STATE_TOL, key
 
 
+@pytest.fixture(scope="module")
+def float64_gradients():
+    """Our float64 gradients per case, computed once for both gradient tests."""
+    return {}
+
+
+def _float64_pass(cache, case):
+    if case not in cache:
+        cache[case] = _run(case[0], case[1], "float64")
+    return cache[case]
+
+
 @pytest.mark.parametrize("case", parity_cases(), ids=_case_id)
-def test_gradients_match(case):
-    io, _, _, grads, _ = _run(case[0], case[1], "float64")
+def test_gradients_match_the_recording(case, float64_gradients):
+    io, _, _, grads, _ = _float64_pass(float64_gradients, case)
     recorded = {k[len("train/grad/"):]: io[k] for k in io.files if k.startswith("train/grad/")}
     assert set(recorded) == set(grads), set(recorded) ^ set(grads)
     tol = max(GRAD_TOL, RECORDING_NOISE.get(tuple(case), 0.0))
@@ -132,3 +151,26 @@ def test_gradients_match(case):
         ref = np.concatenate([recorded[k].ravel() for k in keys]).astype(np.float64)
         err = np.linalg.norm(ours - ref) / np.linalg.norm(ref)
         assert err <= tol, (net, err)
+
+
+@pytest.mark.parametrize("case", parity_cases(), ids=_case_id)
+def test_gradients_match_the_original_exactly(case, float64_gradients):
+    """Per tensor, our float64 gradient vs the original's float64 gradient (relative L2 <= 1e-3)."""
+    _, losses, _, grads, _ = _float64_pass(float64_gradients, case)
+    exact = np.load(EXACT)
+    prefix = _case_id(case) + "/"
+    for key in (k for k in exact.files if k.startswith(prefix + "loss/")):
+        assert abs(losses[key[len(prefix) + 5:]] - exact[key]) <= 1e-6 * abs(exact[key]), key
+    names = [str(n) for n in exact[prefix + "grad_names"]]
+    assert set(names) == set(grads), set(names) ^ set(grads)
+    rows = dict(zip(names, exact[prefix + "grad_sketches"]))
+    for net in NETS:
+        keys = [k for k in names if k.startswith(net + "/")]
+        median = np.median([rows[k][0] for k in keys])
+        for key in keys:
+            norm, projections = rows[key][0], rows[key][1:]
+            if norm <= ZERO_GRAD_TOL * median:   # the exact gradient is zero: no relative error exists
+                assert np.linalg.norm(grads[key]) <= ZERO_GRAD_TOL * median, key
+            else:
+                err = distance(key, grads[key], norm, projections) / norm
+                assert err <= GRAD_TOL, (key, err)
