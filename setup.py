@@ -11,6 +11,8 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["ppgan", "ppgan.*"]),
+    # the small default model the demo uses when no --config/--weight_path is given
+    package_data={"ppgan.apps": ["default_model/*.yaml", "default_model/*.pdparams"]},
     python_requires=">=3.8",
     install_requires=requirements,
     extras_require={

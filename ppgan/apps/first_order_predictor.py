@@ -3,7 +3,7 @@ import numpy as np
 import paddle
 
 from ppgan.models.builder import build_nets
-from ppgan.modules.geometry import movement_scale, normalize_kp
+from ppgan.modules.geometry import movement_scale, normalize_kp, shape_distance
 from ppgan.utils.checkpoint import load_weights, read_weights
 from ppgan.utils.config import load_config, read_config_file
 from ppgan.utils.errors import CheckpointError, InputError
@@ -68,37 +68,79 @@ class FirstOrderPredictor:
         image = to_rgb_float(image, what)
         return fit_to_size(image, size) if size is not None else image
 
-    def iter_animate(self, source, driving, return_keypoints=False):
+    def _batches(self, frames, size):
+        """Driving frames, prepared and stacked `batch_size` at a time, streamed."""
+        batch = []
+        for i, frame in enumerate(frames):
+            batch.append(self._prepare(frame, size, "driving frame %d" % i))
+            if len(batch) == self.batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def find_best_frame(self, source, driving):
+        """Index of the driving frame whose keypoint shape is closest to the source's (pose-free).
+
+        With relative motion, animation starts from the pose of the initial driving frame; starting
+        from the frame that looks most like the source avoids carrying a pose mismatch into every
+        frame. Keypoints of each frame are centred and scaled by their convex hull's area before
+        comparing, as the original does with face landmarks; this works for any category.
+        """
+        src_img = self._prepare(source, self.image_size, "source image")
+        best, best_distance, count = None, None, 0
+        with paddle.no_grad():
+            kp_source = self.kp_detector(_to_tensor([src_img]))["value"].numpy()[0]
+            for batch in self._batches(driving, src_img.shape[:2]):
+                values = self.kp_detector(_to_tensor(batch))["value"].numpy()
+                for value in values:
+                    distance = shape_distance(kp_source, value)
+                    if best_distance is None or distance < best_distance:
+                        best, best_distance = count, distance
+                    count += 1
+        if best is None:
+            raise InputError("the driving video has no frames")
+        return best
+
+    def iter_animate(self, source, driving, return_keypoints=False, initial_frame=None):
         """Yield animated frames (HxWx3 float32 in [0, 1]) as the driving frames are consumed.
 
+        initial_frame: the driving frame whose keypoints are the reference of relative motion
+          (`kp_driving_initial`); None uses the first driving frame. Animating every frame against
+          the best frame gives exactly the original demo's forward + backward passes from it.
         With `return_keypoints`, yield (frame, {'value': (K, 2), 'jacobian': (K, 2, 2)}) pairs where
         the keypoints are the normalised driving keypoints the generator used.
         """
         src_img = self._prepare(source, self.image_size, "source image")
         size = src_img.shape[:2]
+        # no_grad is a global switch: it must not stay on while this generator is suspended at a yield
         with paddle.no_grad():
             src = _to_tensor([src_img])
             kp_source = self.kp_detector(src)
             features = self.generator.encode(src)
             state = {}
-            batch = []
-            for i, frame in enumerate(driving):
-                batch.append(self._prepare(frame, size, "driving frame %d" % i))
-                if len(batch) == self.batch_size:
-                    yield from self._animate_batch(src, features, kp_source, batch, state, return_keypoints)
-                    batch = []
-            if batch:
-                yield from self._animate_batch(src, features, kp_source, batch, state, return_keypoints)
-            if not state:
-                raise InputError("the driving video has no frames")
+            if initial_frame is not None:
+                initial = self.kp_detector(_to_tensor([self._prepare(initial_frame, size, "initial driving frame")]))
+                self._set_initial(state, kp_source, initial)
+        for batch in self._batches(driving, size):
+            with paddle.no_grad():
+                results = self._animate_batch(src, features, kp_source, batch, state, return_keypoints)
+            yield from results
+        if "frames" not in state:
+            raise InputError("the driving video has no frames")
+
+    def _set_initial(self, state, kp_source, kp_initial):
+        state["initial"] = kp_initial
+        state["scale"] = (movement_scale(kp_source["value"].numpy(), kp_initial["value"].numpy())
+                          if self.adapt_scale and self.relative else 1.0)
 
     def _animate_batch(self, src, features, kp_source, frames, state, return_keypoints):
+        """The animated frames (and normalised keypoints) of one batch of driving frames, as a list."""
         n = len(frames)
         kp_driving = self.kp_detector(_to_tensor(frames))
-        if not state:
-            state["initial"] = {k: v[:1] for k, v in kp_driving.items()}
-            state["scale"] = (movement_scale(kp_source["value"].numpy(), state["initial"]["value"].numpy())
-                              if self.adapt_scale and self.relative else 1.0)
+        if "initial" not in state:
+            self._set_initial(state, kp_source, {k: v[:1] for k, v in kp_driving.items()})
+        state["frames"] = state.get("frames", 0) + n
         kp_src = _expand(kp_source, n)
         kp_norm = normalize_kp(kp_src, kp_driving, _expand(state["initial"], n),
                                use_relative_movement=self.relative, use_relative_jacobian=self.relative,
@@ -106,20 +148,18 @@ class FirstOrderPredictor:
         warped, _ = self.generator.warp_features(features.expand([n] + list(features.shape[1:])),
                                                  src.expand([n] + list(src.shape[1:])), kp_norm, kp_src)
         prediction = self.generator.decode(warped).numpy().transpose(0, 2, 3, 1)
+        if not return_keypoints:
+            return list(prediction)
         kp_np = {k: v.numpy() for k, v in kp_norm.items()}
-        for j in range(n):
-            if return_keypoints:
-                yield prediction[j], {k: v[j] for k, v in kp_np.items()}
-            else:
-                yield prediction[j]
+        return [(prediction[j], {k: v[j] for k, v in kp_np.items()}) for j in range(n)]
 
-    def animate(self, source, driving, return_keypoints=False):
+    def animate(self, source, driving, return_keypoints=False, initial_frame=None):
         """Animate `source` (HxWx3) by `driving` (TxHxWx3 array or iterable of frames).
 
         Returns a TxHxWx3 float32 array in [0, 1] (and the normalised keypoints, stacked, with
         `return_keypoints`).
         """
-        results = list(self.iter_animate(source, driving, return_keypoints))
+        results = list(self.iter_animate(source, driving, return_keypoints, initial_frame))
         if not return_keypoints:
             return np.stack(results)
         frames = np.stack([r[0] for r in results])

@@ -294,3 +294,21 @@ def write_dataset(out_dir, size=64, num_train=30, num_test=8, chunks_per_id=2, n
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return written
+
+
+def write_demo_samples(out_dir, seed=2026, size=256, num_frames=100, fps=25):
+    """Two source images and a driving video of identities never used for training (for the demo).
+
+    Writes `source_a.png`, `source_b.png` (frame 0 of two identities) and `driving.mp4` (a third
+    identity moving for `num_frames` frames) into `out_dir`; returns their paths.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    paths = []
+    for name, ident in (("source_a.png", 0), ("source_b.png", 1)):
+        paths.append(save_image(os.path.join(out_dir, name), make_video(seed, ident, 0, 2, size)[0]))
+    identity = random_identity(_rng(seed, 2))
+    motion = random_motion(_rng(seed, 2, 0, 1), num_frames)
+    background = render_background(identity, size * SUPERSAMPLE)
+    driving = os.path.join(out_dir, "driving.mp4")
+    write_video(driving, (render_face(identity, motion, i, size, background) for i in range(num_frames)), fps)
+    return paths + [driving]

@@ -106,6 +106,23 @@ def movement_scale(kp_source_value, kp_driving_initial_value):
     return float(np.sqrt(src_area) / np.sqrt(drv_area))
 
 
+def normalize_shape(points):
+    """Keypoints (K, 2) centred on their mean and divided by sqrt(convex hull area): pose-free shape.
+
+    The original demo compares face landmarks this way to pick the driving frame closest to the
+    source (`--find_best_frame`); here the model's own keypoints play the landmarks' role.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    centred = points - points.mean(axis=0)
+    area = convex_hull_area(points)
+    return centred / np.sqrt(area) if area > 0 else centred
+
+
+def shape_distance(points_a, points_b):
+    """Sum of squared differences between the normalised shapes of two keypoint sets (K, 2)."""
+    return float(((normalize_shape(points_a) - normalize_shape(points_b)) ** 2).sum())
+
+
 def normalize_kp(kp_source, kp_driving, kp_driving_initial, use_relative_movement=False,
                  use_relative_jacobian=False, scale=1.0):
     """Transfer driving motion onto the source keypoints (paper, Sec. 3.3 "relative motion transfer").

@@ -75,8 +75,9 @@ def check_weights(nets, weights, source="the weights"):
             continue
         report += ["%s: %s" % (name, p) for p in state_mismatches(net, weights[name])]
     if report:
-        raise CheckpointError("%s do not fit the configured architecture; is this the config that goes with "
-                              "the checkpoint (see docs/conversion.md)?\n  " % source + "\n  ".join(report))
+        shown = "; ".join(report[:6]) + ("; and %d more" % (len(report) - 6) if len(report) > 6 else "")
+        raise CheckpointError("%s do not fit the configured architecture (is this the config that goes with the "
+                              "checkpoint? see docs/conversion.md): %s" % (source, shown))
 
 
 def load_weights(nets, weights, source="the weights"):

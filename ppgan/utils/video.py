@@ -1,13 +1,19 @@
-"""Streaming video I/O at the edge: files in, uint8 RGB HxWx3 frames out (and back).
+"""Streaming video I/O at the edge: files in, uint8 RGB HxWx3 frames out (and back), plus audio muxing.
 
 A "video" is any of: a video file (``VIDEO_EXTENSIONS``, decoded by OpenCV), a ``.gif``
 (Pillow), a folder of image frames (sorted by name, digits compared as numbers), or a single
 image holding the frames side by side (the original FOMM ``.png`` format, split with
 ``frame_shape``). Frames are yielded one at a time, so a long video never sits in memory.
+
+Output (``VideoWriter``) is an H.264 ``.mp4`` (piped to the ffmpeg binary of the imageio-ffmpeg
+wheel, streamed), a ``.gif`` or a folder of PNG frames; ``copy_audio`` adds a soundtrack to an mp4.
 """
 import contextlib
+import math
 import os
 import re
+import shutil
+import subprocess
 import tempfile
 
 import cv2
@@ -15,12 +21,25 @@ import numpy as np
 
 from .errors import InputError
 from .image import to_rgb_float
-from .io import atomic_write
+from .io import atomic_path, atomic_write
+from .logger import get_logger
+
+logger = get_logger("ppgan.utils")
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm")
 GIF_EXTENSIONS = (".gif",)
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+# file outputs; VideoWriter also writes a folder of PNG frames (a path without extension, see output_kind)
 WRITE_EXTENSIONS = (".mp4", ".gif")
+DEFAULT_CRF = 18  # x264 quality: 0 lossless .. 51 worst; about 18 looks lossless and stays small
+
+_WRITE_CHOICES = ".mp4, .gif, or a folder of PNG frames (a path without extension or ending with '/')"
+_SEPARATORS = os.sep + (os.altsep or "")
+# OpenCV reports some containers' time base (1000, 90000) as the frame rate; no real clip is that fast
+_MIN_FPS, _MAX_FPS = 0.1, 500.0
+_ERROR_LINES = 6  # lines of ffmpeg's stderr quoted in an error
+_PROBE_TIMEOUT = 60  # seconds for `ffmpeg -i` to read a file's header
+_warned_no_ffmpeg = False  # the mp4v fallback is announced once per process, not once per video
 
 _PIL_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP"}
 
@@ -329,6 +348,156 @@ def read_frames(path, indices=None, frame_shape=None):
     return [got[i] for i in indices]
 
 
+def video_fps(path, default=25.0):
+    """Frame rate of a video file or gif; `default` for folders, strips and implausible values."""
+    path = os.fspath(path)
+    kind = _kind(path)
+    if kind == "video":
+        cap = _open_capture(path)
+        try:
+            fps = cap.get(cv2.CAP_PROP_FPS)
+        finally:
+            cap.release()
+    elif kind == "gif":
+        fps = _gif_fps(path)
+    else:
+        return default
+    if fps is None or not math.isfinite(fps) or not _MIN_FPS <= fps <= _MAX_FPS:
+        logger.debug("video '%s' reports a frame rate of %r; using %r instead", path, fps, default)
+        return default
+    return float(fps)
+
+
+def _gif_fps(path):
+    """1000 / the mean frame duration in ms, or None when the gif stores no durations."""
+    Image = _pil()
+    durations = []
+    try:
+        with Image.open(path) as img:
+            for i in range(int(getattr(img, "n_frames", 1))):
+                img.seek(i)
+                durations.append(float(img.info.get("duration") or 0))
+    except (OSError, ValueError, SyntaxError, EOFError) as e:
+        raise InputError("cannot read gif '%s' (%s); the file is corrupt: replace or delete it" % (path, e)) from e
+    # a zero duration means "as fast as the viewer likes", which says nothing about the intended rate
+    durations = [d for d in durations if d > 0]
+    if not durations:
+        return None
+    return 1000.0 / (sum(durations) / len(durations))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# ffmpeg (the static binary of the imageio-ffmpeg wheel): H.264 output and audio
+
+
+_FFMPEG_HINT = "pip install imageio-ffmpeg"
+
+
+def _ffmpeg_exe():
+    """Path (or command name) of a working ffmpeg binary; InputError saying how to get one if there is none."""
+    try:
+        import imageio_ffmpeg
+    except ImportError as e:
+        raise InputError("ffmpeg is not available (imageio-ffmpeg is not installed); %s" % _FFMPEG_HINT) from e
+    try:
+        exe = imageio_ffmpeg.get_ffmpeg_exe()
+    except (RuntimeError, OSError) as e:
+        raise InputError("ffmpeg is not available (%s); %s" % (e, _FFMPEG_HINT)) from e
+    # a system ffmpeg comes back as a bare command name, an explicit IMAGEIO_FFMPEG_EXE as any path
+    if not exe or not (os.path.isfile(exe) and os.access(exe, os.X_OK) or shutil.which(exe)):
+        raise InputError("ffmpeg is not available (%r is not an executable file); reinstall it: "
+                         "pip install --force-reinstall imageio-ffmpeg" % (exe,))
+    return exe
+
+
+def _tail(text, lines=_ERROR_LINES):
+    """The last non-empty lines of a tool's output, on one line for error messages."""
+    kept = [line.strip() for line in text.splitlines() if line.strip()][-lines:]
+    return " | ".join(kept) if kept else "(no output)"
+
+
+def _run_ffmpeg(args, what, timeout=None):
+    """Run ffmpeg with `args` (stdin closed, output captured); returns (exit code, stderr text)."""
+    exe = _ffmpeg_exe()
+    try:
+        proc = subprocess.run([exe, "-hide_banner", "-nostdin"] + list(args), stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        raise InputError("ffmpeg took more than %ds to %s; check that the file is local and readable"
+                         % (timeout, what)) from e
+    except OSError as e:
+        raise InputError("cannot run ffmpeg '%s' to %s (%s); reinstall it: pip install --force-reinstall "
+                         "imageio-ffmpeg" % (exe, what, e)) from e
+    return proc.returncode, proc.stderr.decode("utf-8", "replace")
+
+
+_AUDIO_STREAM = re.compile(r"^\s*Stream #\d+:\d+.*?: Audio:", re.MULTILINE)
+
+
+def has_audio(path):
+    """True if the media file `path` has an audio stream (asks ffmpeg; folders, gifs and images have none)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        return False
+    if not os.path.isfile(path):
+        raise InputError("'%s' does not exist; check the path" % path)
+    if _ext(path) in GIF_EXTENSIONS + IMAGE_EXTENSIONS:
+        return False
+    # without an output ffmpeg only prints the input's streams and exits with an error, which is expected here
+    _, err = _run_ffmpeg(["-i", path], "read '%s'" % path, timeout=_PROBE_TIMEOUT)
+    if "Input #0" not in err:
+        raise InputError("ffmpeg cannot read '%s': %s; the file is corrupt or not a media file: replace it"
+                         % (path, _tail(err)))
+    return bool(_AUDIO_STREAM.search(err))
+
+
+def copy_audio(video_path, audio_source, out_path):
+    """Mux the video of `video_path` with the first audio track of `audio_source` into the .mp4 `out_path`.
+
+    The video stream is copied, the audio re-encoded to AAC and cut or padded with silence to the video's
+    length. `out_path` may be `video_path`; it is replaced atomically. Returns False, writing nothing,
+    when `audio_source` has no audio.
+    """
+    video_path, audio_source, out_path = os.fspath(video_path), os.fspath(audio_source), os.fspath(out_path)
+    if output_kind(out_path) != "mp4":
+        raise InputError("cannot put audio into '%s': only .mp4 outputs carry audio (a gif or a folder of frames "
+                         "cannot); write the video as .mp4" % out_path)
+    if not os.path.isfile(video_path):
+        raise InputError("video '%s' does not exist; check the path" % video_path)
+    if source_kind(video_path) != "video":
+        raise InputError("cannot add audio to '%s': only video files (%s) have a video stream to copy; write the "
+                         "video as .mp4" % (video_path, ", ".join(VIDEO_EXTENSIONS)))
+    if not has_audio(audio_source):
+        logger.info("'%s' has no audio track; '%s' stays silent", audio_source, out_path)
+        return False
+    with atomic_path(out_path) as tmp:
+        # apad + -shortest makes the video decide the length: a short track is padded with silence instead of
+        # cutting off the last frames
+        code, err = _run_ffmpeg(["-nostats", "-loglevel", "error", "-y", "-i", video_path, "-i", audio_source,
+                                 "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-b:a", "192k",
+                                 "-af", "apad", "-shortest", "-movflags", "+faststart", "-f", "mp4", tmp],
+                                "add audio to '%s'" % out_path)
+        if code != 0:
+            raise InputError("ffmpeg could not add the audio of '%s' to '%s' (exit code %d): %s"
+                             % (audio_source, video_path, code, _tail(err)))
+    return True
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# writing
+
+
+def output_kind(path):
+    """'mp4', 'gif' or 'folder' (no extension, or a trailing separator: PNG frames) for a writable path."""
+    path = os.fspath(path)
+    if path.endswith(tuple(_SEPARATORS)) or not _ext(path):
+        return "folder"
+    ext = _ext(path)
+    if ext in WRITE_EXTENSIONS:
+        return ext[1:]
+    raise InputError("cannot write video '%s': use %s" % (path, _WRITE_CHOICES))
+
+
 def _temp_name(path):
     """A temporary file next to `path` with the same extension (encoders pick the format by extension)."""
     folder = os.path.dirname(os.path.abspath(path))
@@ -339,28 +508,236 @@ def _temp_name(path):
     return tmp
 
 
-class VideoWriter:
-    """Write frames (uint8 or float in [0, 1], RGB) to an .mp4 (OpenCV 'mp4v') or .gif (Pillow) atomically.
+class _FfmpegSink:
+    """H.264 (libx264, yuv420p) from raw RGB frames piped to an ffmpeg process; nothing is buffered here."""
 
-    Frames go to a temporary file next to `path`, renamed onto `path` by `close()`; leaving the `with`
-    block by an exception removes it. A gif is encoded at close, so its frames (palette images, one
-    byte per pixel) are held until then, and Pillow merges identical consecutive frames into one.
+    codec = "h264"
+
+    def __init__(self, exe, tmp, path, fps, crf):
+        self.exe, self.tmp, self.path, self.fps, self.crf = exe, tmp, path, fps, crf
+        self._proc = None
+        self._log = None
+        self._pad = (0, 0)
+
+    def open(self, size):
+        h, w = size
+        # 4:2:0 chroma covers 2x2 pixel blocks, so libx264 refuses odd sizes
+        self._pad = (h % 2, w % 2)
+        if any(self._pad):
+            logger.debug("'%s': frames are %dx%d; padding them to %dx%d (edge pixels repeated) for H.264",
+                         self.path, w, h, w + self._pad[1], h + self._pad[0])
+        # a file rather than a pipe: nobody reads ffmpeg's stderr while frames are written, and a full pipe
+        # would block it
+        self._log = tempfile.TemporaryFile()
+        size = "%dx%d" % (w + self._pad[1], h + self._pad[0])
+        cmd = [self.exe, "-hide_banner", "-nostats", "-loglevel", "error", "-y",
+               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", size, "-r", repr(self.fps), "-i", "-",
+               "-an", "-c:v", "libx264", "-crf", str(self.crf), "-pix_fmt", "yuv420p",
+               "-movflags", "+faststart", "-f", "mp4", self.tmp]
+        try:
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log)
+        except OSError as e:
+            raise InputError("cannot start ffmpeg '%s' to write '%s' (%s); reinstall it: pip install "
+                             "--force-reinstall imageio-ffmpeg" % (self.exe, self.path, e)) from e
+
+    def write(self, frame):
+        ph, pw = self._pad
+        if ph or pw:
+            frame = np.pad(frame, ((0, ph), (0, pw), (0, 0)), mode="edge")
+        try:
+            self._proc.stdin.write(np.ascontiguousarray(frame).data)
+        except OSError as e:  # BrokenPipeError: ffmpeg has exited
+            self._proc.wait()
+            raise self._error("stopped reading frames") from e
+
+    def close(self):
+        with contextlib.suppress(OSError):  # a broken pipe shows up in the exit code below
+            self._proc.stdin.close()
+        code = self._proc.wait()
+        if code != 0:
+            raise self._error("exited with code %d" % code)
+        self._log.close()
+
+    def _error(self, what):
+        self._log.seek(0)
+        err = self._log.read().decode("utf-8", "replace")
+        return InputError("ffmpeg %s while writing '%s': %s; check free disk space and write permission, or write "
+                          "a .gif or a folder of frames instead" % (what, self.path, _tail(err)))
+
+    def abort(self):
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                self._proc.kill()
+            self._proc.wait()
+            with contextlib.suppress(OSError, ValueError):
+                self._proc.stdin.close()
+            self._proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+class _OpenCVSink:
+    """MPEG-4 part 2 ('mp4v') through OpenCV: the fallback when ffmpeg is missing."""
+
+    codec = "mp4v"
+
+    def __init__(self, tmp, path, fps):
+        self.tmp, self.path, self.fps = tmp, path, fps
+        self._writer = None
+
+    def open(self, size):
+        h, w = size
+        self._writer = cv2.VideoWriter(self.tmp, cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+        if not self._writer.isOpened():
+            raise InputError("OpenCV cannot write '%s' with the mp4v codec; install ffmpeg for H.264 (%s) or "
+                             "write a .gif instead" % (self.path, _FFMPEG_HINT))
+
+    def write(self, frame):
+        self._writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+
+    def close(self):
+        self._writer.release()
+        self._writer = None
+
+    def abort(self):
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+
+
+class _GifSink:
+    """Pillow gif, encoded at close: it needs all frames, so they are held as palette images until then."""
+
+    codec = "gif"
+
+    def __init__(self, tmp, fps):
+        self.tmp, self.fps = tmp, fps
+        self._frames = []
+
+    def open(self, size):
+        pass
+
+    def write(self, frame):
+        self._frames.append(_pil().fromarray(frame).quantize(colors=256))
+
+    def close(self):
+        first, rest = self._frames[0], self._frames[1:]
+        first.save(self.tmp, format="GIF", save_all=True, append_images=rest,
+                   duration=max(1, round(1000.0 / self.fps)), loop=0)
+        self._frames = []
+
+    def abort(self):
+        self._frames = []
+
+
+class _FolderSink:
+    """PNG frames 00000.png, 00001.png, ... in the temporary folder."""
+
+    codec = "png"
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self._count = 0
+
+    def open(self, size):
+        pass
+
+    def write(self, frame):
+        _pil().fromarray(frame).save(os.path.join(self.tmp, "%05d.png" % self._count), format="PNG")
+        self._count += 1
+
+    def close(self):
+        pass
+
+    def abort(self):
+        pass
+
+
+def _replace_folder(tmp, path):
+    """Move the finished folder `tmp` onto `path`; an existing `path` is moved aside first, deleted last."""
+    if os.path.isfile(path):
+        raise InputError("cannot write frames to '%s': it is a file; delete it or choose another output" % path)
+    if not os.path.lexists(path):
+        os.rename(tmp, path)
+        return
+    parent = os.path.dirname(os.path.abspath(path))
+    # the old frames go inside a fresh folder, so their new name cannot collide with anything
+    aside = tempfile.mkdtemp(prefix="." + os.path.basename(path) + ".", suffix=".old", dir=parent)
+    old = os.path.join(aside, "old")
+    os.rename(path, old)
+    try:
+        os.rename(tmp, path)
+    except BaseException:
+        os.rename(old, path)
+        os.rmdir(aside)
+        raise
+    try:
+        shutil.rmtree(aside)
+    except OSError as e:
+        # the new frames are in place, so the write succeeded; only the old copy is left over
+        logger.warning("wrote '%s' but could not delete its previous content in '%s' (%s); delete it by hand",
+                       path, aside, e)
+
+
+class VideoWriter:
+    """Write frames (uint8 or float in [0, 1], RGB) to an .mp4, a .gif or a folder of PNG frames, atomically.
+
+    The kind comes from `path` (see `output_kind`): .mp4 is H.264 through ffmpeg (OpenCV 'mp4v' if ffmpeg
+    is missing), .gif is Pillow (frames held until close, identical consecutive frames merged), and a path
+    without extension or ending with a separator is a folder of 00000.png, 00001.png, ... Everything goes to
+    a temporary file or folder next to `path` and is moved onto it by `close()` (an existing folder is
+    replaced only then); leaving the `with` block by an exception removes it and leaves `path` untouched.
     """
 
-    def __init__(self, path, fps=25):
-        self.path = os.fspath(path)
-        self.ext = _ext(self.path)
-        if self.ext not in WRITE_EXTENSIONS:
-            raise InputError("cannot write video '%s': use one of %s" % (self.path, ", ".join(WRITE_EXTENSIONS)))
-        if not fps or float(fps) <= 0:
+    def __init__(self, path, fps=25, crf=DEFAULT_CRF):
+        path = os.fspath(path)
+        self.kind = output_kind(path)
+        self.path = path.rstrip(_SEPARATORS) if self.kind == "folder" else path
+        self.ext = _ext(self.path) if self.kind != "folder" else ""
+        if not fps or float(fps) <= 0 or not math.isfinite(float(fps)):
             raise InputError("fps must be positive, got %r" % (fps,))
+        if isinstance(crf, bool) or not isinstance(crf, (int, np.integer)) or not 0 <= crf <= 51:
+            raise InputError("crf must be an integer from 0 (lossless) to 51 (worst), got %r; 18 looks "
+                             "visually lossless" % (crf,))
         self.fps = float(fps)
         self.num_frames = 0
         self._size = None
-        self._writer = None
-        self._gif_frames = []
-        self._tmp = _temp_name(self.path)
+        self._closed = True  # until the temporary output exists, there is nothing to clean up
+        if self.kind == "folder":
+            name = os.path.basename(self.path)
+            if name in ("", ".", ".."):
+                raise InputError("cannot write frames to '%s': name the folder to create (e.g. out/frames)" % path)
+            if os.path.isfile(self.path):
+                raise InputError("cannot write frames to '%s': it is a file; delete it or choose another output"
+                                 % self.path)
+            parent = os.path.dirname(os.path.abspath(self.path))
+            os.makedirs(parent, exist_ok=True)
+            self._tmp = tempfile.mkdtemp(prefix="." + name + ".", suffix=".tmp", dir=parent)
+            self._sink = _FolderSink(self._tmp)
+        else:
+            self._tmp = _temp_name(self.path)
+            if self.kind == "gif":
+                self._sink = _GifSink(self._tmp, self.fps)
+            else:
+                self._sink = self._mp4_sink(crf)
         self._closed = False
+
+    def _mp4_sink(self, crf):
+        global _warned_no_ffmpeg
+        try:
+            return _FfmpegSink(_ffmpeg_exe(), self._tmp, self.path, self.fps, int(crf))
+        except InputError as e:
+            if not _warned_no_ffmpeg:
+                _warned_no_ffmpeg = True
+                logger.warning("%s. Writing .mp4 with OpenCV's mp4v codec instead, which browsers and many "
+                               "players cannot play; for H.264 video: %s", e, _FFMPEG_HINT)
+            return _OpenCVSink(self._tmp, self.path, self.fps)
+
+    @property
+    def codec(self):
+        """'h264', 'mp4v' (no ffmpeg), 'gif' or 'png' (a folder)."""
+        return self._sink.codec
 
     def __enter__(self):
         return self
@@ -378,43 +755,32 @@ class VideoWriter:
             raise InputError("video '%s' is already closed" % self.path)
         frame = as_uint8_rgb(frame, "frame %d of '%s'" % (self.num_frames, self.path))
         size = frame.shape[:2]
-        if self._size is None:
-            self._size = size
-            self._open(size)
-        elif size != self._size:
+        if self._size is not None and size != self._size:
             raise InputError("frame %d of '%s' is %dx%d but the first frame is %dx%d; resize frames to one size"
                              % (self.num_frames, self.path, size[1], size[0], self._size[1], self._size[0]))
-        if self.ext == ".gif":
-            self._gif_frames.append(_pil().fromarray(frame).quantize(colors=256))
-        else:
-            self._writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        try:
+            if self._size is None:
+                self._sink.open(size)
+                self._size = size
+            self._sink.write(frame)
+        except BaseException:
+            self.abort()
+            raise
         self.num_frames += 1
 
-    def _open(self, size):
-        if self.ext == ".gif":
-            return
-        h, w = size
-        self._writer = cv2.VideoWriter(self._tmp, cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
-        if not self._writer.isOpened():
-            self.abort()
-            raise InputError("OpenCV cannot write '%s' with the mp4v codec; write a .gif instead" % self.path)
-
     def close(self):
-        """Finish the file and move it onto `path`; writing no frame is an error and leaves nothing behind."""
+        """Finish the output and move it onto `path`; writing no frame is an error and leaves nothing behind."""
         if self._closed:
             return
         if self.num_frames == 0:
             self.abort()
             raise InputError("no frames were written to '%s'" % self.path)
         try:
-            if self.ext == ".gif":
-                first, rest = self._gif_frames[0], self._gif_frames[1:]
-                first.save(self._tmp, format="GIF", save_all=True, append_images=rest,
-                           duration=max(1, round(1000.0 / self.fps)), loop=0)
-                self._gif_frames = []
+            self._sink.close()
+            if self.kind == "folder":
+                _replace_folder(self._tmp, self.path)
             else:
-                self._writer.release()
-            os.replace(self._tmp, self.path)
+                os.replace(self._tmp, self.path)
         except BaseException:
             self.abort()
             raise
@@ -422,12 +788,15 @@ class VideoWriter:
 
     def abort(self):
         """Drop everything written so far; the target path is left untouched."""
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
-        self._gif_frames = []
-        with contextlib.suppress(OSError):
-            os.unlink(self._tmp)
+        if getattr(self, "_sink", None) is not None:
+            self._sink.abort()
+        tmp = getattr(self, "_tmp", None)
+        if tmp is not None:
+            if os.path.isdir(tmp):
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
         self._closed = True
 
     def __del__(self):
@@ -436,9 +805,9 @@ class VideoWriter:
             self.abort()
 
 
-def write_video(path, frames, fps=25):
-    """Write an iterable of frames to `path` (.mp4 or .gif) atomically; returns the number of frames."""
-    with VideoWriter(path, fps) as writer:
+def write_video(path, frames, fps=25, crf=DEFAULT_CRF):
+    """Write an iterable of frames to `path` (.mp4, .gif or a folder) atomically; returns the number of frames."""
+    with VideoWriter(path, fps, crf) as writer:
         for frame in frames:
             writer.write(frame)
     return writer.num_frames

@@ -87,3 +87,12 @@ def test_image_size_comes_from_the_config_including_base_files(tiny_config, tiny
     assert FirstOrderPredictor(str(tmp_path / "child.yaml"), tiny_weights).image_size == (32, 32)
     del tiny_config["dataset"]
     assert FirstOrderPredictor(tiny_config, tiny_weights).image_size is None  # the source's own size
+
+
+def test_gradients_stay_enabled_while_frames_are_consumed(predictor, rng):
+    """paddle.no_grad is global: a half-consumed animation must not switch gradients off for the caller."""
+    frames = predictor.iter_animate(rng.uniform(0, 1, (32, 32, 3)), _video(rng, 4))
+    next(frames)
+    x = paddle.to_tensor([1.0], stop_gradient=False)
+    (x * 2).sum().backward()
+    assert x.grad is not None

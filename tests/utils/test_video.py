@@ -1,17 +1,26 @@
+import logging
 import os
+import subprocess
+import sys
 
+import imageio_ffmpeg
 import numpy as np
 import pytest
 
+from ppgan.utils import video
 from ppgan.utils.errors import InputError
 from ppgan.utils.video import (
     VideoWriter,
+    copy_audio,
     count_frames,
+    has_audio,
     is_video_path,
     iter_frames,
+    output_kind,
     read_frames,
     read_image,
     save_image,
+    video_fps,
     write_video,
 )
 
@@ -185,3 +194,261 @@ def test_save_and_read_image(tmp_path, frames):
 def test_is_video_path():
     assert is_video_path("a/b.MP4") and is_video_path("x.gif") and is_video_path("x.webm")
     assert not is_video_path("x.png") and not is_video_path("folder")
+
+
+# --- H.264 output, folders, frame rates and audio -----------------------------------------------------------------
+
+FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def _ffmpeg_info(path):
+    """What `ffmpeg -i` says about a file (its stream lines)."""
+    return subprocess.run([FFMPEG, "-hide_banner", "-i", str(path)], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True).stderr
+
+
+@pytest.fixture
+def log(caplog, monkeypatch):
+    """Records of the ppgan.utils logger, even after setup_logging() stopped ppgan records propagating."""
+    monkeypatch.setattr(logging.getLogger("ppgan"), "propagate", True)
+    with caplog.at_level(logging.DEBUG, logger="ppgan.utils"):
+        yield caplog
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory):
+    """Clips made by ffmpeg itself: 64x64 at 10 fps with 1 s and 0.3 s of sine audio."""
+    folder = tmp_path_factory.mktemp("sources")
+    made = {}
+    for name, seconds in (("long", "1"), ("short", "0.3")):
+        path = folder / ("%s.mp4" % name)
+        subprocess.run([FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+                        "-f", "lavfi", "-i", "testsrc=size=64x64:rate=10", "-f", "lavfi", "-i", "sine=frequency=440",
+                        "-t", seconds, "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", str(path)], check=True)
+        made[name] = str(path)
+    return made
+
+
+def test_mp4_is_h264_and_streams_its_metadata(tmp_path, frames):
+    path = tmp_path / "clip.mp4"
+    with VideoWriter(str(path), fps=10) as writer:
+        for f in frames:
+            writer.write(f)
+        assert writer.codec == "h264"
+        assert not path.exists()  # only the temporary file exists while writing
+    assert os.listdir(tmp_path) == ["clip.mp4"]
+    assert "Video: h264" in _ffmpeg_info(path) and "yuv420p" in _ffmpeg_info(path)
+    assert count_frames(str(path)) == T
+    assert read_frames(str(path), [0])[0].shape == (H, W, 3)
+    assert video_fps(str(path)) == pytest.approx(10.0)
+
+
+def test_odd_sized_frames_are_padded_by_one_pixel(tmp_path, log):
+    odd = [np.full((25, 33, 3), 40 * t, np.uint8) for t in range(4)]
+    path = str(tmp_path / "odd.mp4")
+    assert write_video(path, odd, fps=12) == 4
+    got = list(iter_frames(path))
+    assert len(got) == 4 and got[0].shape == (26, 34, 3)
+    assert np.abs(got[3].astype(int) - 120).max() <= 3  # the padding repeats the edge, so the frame stays flat
+    assert len([r for r in log.records if "padding" in r.getMessage()]) == 1
+    assert video_fps(path) == pytest.approx(12.0)
+
+
+def test_abort_kills_ffmpeg_and_removes_the_temporary_file(tmp_path, frames):
+    writer = VideoWriter(str(tmp_path / "a.mp4"), fps=10)
+    writer.write(frames[0])
+    proc = writer._sink._proc
+    writer.abort()
+    assert proc.poll() is not None
+    assert os.listdir(tmp_path) == []
+
+
+def test_ffmpeg_failure_quotes_its_stderr(tmp_path, frames, monkeypatch):
+    if sys.platform.startswith("win"):
+        pytest.skip("the stand-in ffmpeg is a shell script")
+    fake = tmp_path / "fake-ffmpeg"
+    fake.write_text("#!/bin/sh\necho 'first line' >&2\necho 'encoder exploded' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(video, "_ffmpeg_exe", lambda: str(fake))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "v.mp4").write_bytes(b"previous")
+    with pytest.raises(InputError, match="ffmpeg .*v.mp4.*encoder exploded"):
+        write_video(str(out / "v.mp4"), frames, fps=10)
+    assert os.listdir(out) == ["v.mp4"] and (out / "v.mp4").read_bytes() == b"previous"
+
+
+@pytest.mark.parametrize("how", ["not installed", "no binary"])
+def test_without_ffmpeg_mp4_falls_back_to_mp4v(tmp_path, frames, monkeypatch, log, how):
+    if how == "not installed":
+        monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)  # makes the import fail
+    else:
+        def missing():
+            raise RuntimeError("No ffmpeg exe could be found")
+        monkeypatch.setattr(imageio_ffmpeg, "get_ffmpeg_exe", missing)
+    monkeypatch.setattr(video, "_warned_no_ffmpeg", False)
+    for name in ("a.mp4", "b.mp4"):
+        with VideoWriter(str(tmp_path / name), fps=10) as writer:
+            for f in frames:
+                writer.write(f)
+        assert writer.codec == "mp4v"
+        assert count_frames(str(tmp_path / name)) == T
+    assert "Video: mpeg4" in _ffmpeg_info(tmp_path / "a.mp4")
+    warnings = [r for r in log.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "pip install imageio-ffmpeg" in warnings[0].getMessage()
+    with pytest.raises(InputError, match="pip install imageio-ffmpeg"):
+        has_audio(str(tmp_path / "a.mp4"))
+
+
+@pytest.mark.parametrize("name", ["out.mp4", "out.gif", "frames"])
+def test_exception_inside_with_leaves_neither_target_nor_temporary(tmp_path, frames, name):
+    with pytest.raises(RuntimeError, match="boom"), VideoWriter(str(tmp_path / name), fps=10) as writer:
+        for f in frames:
+            writer.write(f)
+        raise RuntimeError("boom")
+    assert os.listdir(tmp_path) == []
+
+
+def test_output_kind():
+    assert output_kind("a/b.MP4") == "mp4" and output_kind("x.gif") == "gif"
+    assert output_kind("out/frames") == "folder" and output_kind("out/frames.d" + os.sep) == "folder"
+    with pytest.raises(InputError, match=r"\.mp4, \.gif, or a folder"):
+        output_kind("x.avi")
+    with pytest.raises(InputError, match="crf"):
+        VideoWriter("x.mp4", crf=60)
+
+
+@pytest.mark.parametrize("suffix", ["", os.sep])
+def test_folder_output_numbers_png_frames(tmp_path, frames, suffix):
+    path = str(tmp_path / "frames") + suffix
+    with VideoWriter(path, fps=10) as writer:
+        for f in frames:
+            writer.write(f)
+        assert writer.kind == "folder" and writer.codec == "png"
+        assert not (tmp_path / "frames").exists()
+    assert os.listdir(tmp_path) == ["frames"]
+    assert sorted(os.listdir(tmp_path / "frames")) == ["%05d.png" % i for i in range(T)]
+    np.testing.assert_array_equal(np.stack(read_frames(path)), np.stack(frames))  # PNG is lossless
+
+
+def _old_folder(tmp_path):
+    old = tmp_path / "frames"
+    old.mkdir()
+    (old / "old.png").write_bytes(b"old frame")
+    (old / "notes.txt").write_text("keep me until the new frames are complete")
+    return old
+
+
+def test_folder_output_replaces_an_existing_folder_only_at_close(tmp_path, frames):
+    old = _old_folder(tmp_path)
+    writer = VideoWriter(str(old), fps=10)
+    for f in frames:
+        writer.write(f)
+    assert sorted(os.listdir(old)) == ["notes.txt", "old.png"]
+    writer.close()
+    assert sorted(os.listdir(old)) == ["%05d.png" % i for i in range(T)]
+    assert os.listdir(tmp_path) == ["frames"]  # neither the new temporary nor the old folder remains
+
+
+def test_folder_output_abort_leaves_the_old_folder(tmp_path, frames):
+    old = _old_folder(tmp_path)
+    with pytest.raises(RuntimeError), VideoWriter(str(old), fps=10) as writer:
+        writer.write(frames[0])
+        raise RuntimeError("interrupted")
+    assert sorted(os.listdir(old)) == ["notes.txt", "old.png"] and (old / "old.png").read_bytes() == b"old frame"
+    assert os.listdir(tmp_path) == ["frames"]
+
+
+def test_folder_output_refuses_a_file(tmp_path, frames):
+    target = tmp_path / "frames"
+    target.write_bytes(b"a file")
+    with pytest.raises(InputError, match="frames.*is a file"):
+        VideoWriter(str(target))
+    # a file appearing while frames are written is refused at close, and the frames are dropped
+    later = tmp_path / "later"
+    writer = VideoWriter(str(later))
+    writer.write(frames[0])
+    later.write_bytes(b"appeared")
+    with pytest.raises(InputError, match="later.*is a file"):
+        writer.close()
+    assert sorted(os.listdir(tmp_path)) == ["frames", "later"] and later.read_bytes() == b"appeared"
+
+
+def test_video_fps(tmp_path, frames, monkeypatch):
+    gif = str(tmp_path / "a.gif")
+    write_video(gif, frames, fps=10)
+    assert video_fps(gif) == pytest.approx(10.0)
+    assert video_fps(_strip(tmp_path, frames)) == 25.0
+    folder = str(tmp_path / "frames")
+    write_video(folder, frames, fps=10)
+    assert video_fps(folder, default=None) is None
+    with pytest.raises(InputError, match="does not exist"):
+        video_fps(str(tmp_path / "missing.mp4"))
+
+    class Capture:
+        def __init__(self, fps):
+            self.fps = fps
+
+        def get(self, prop):
+            return self.fps
+
+        def release(self):
+            pass
+
+    mp4 = str(tmp_path / "a.mp4")
+    write_video(mp4, frames, fps=10)
+    for bogus in (float("nan"), 0.0, -5.0, 90000.0):
+        monkeypatch.setattr(video, "_open_capture", lambda path, fps=bogus: Capture(fps))
+        assert video_fps(mp4, default=24.0) == 24.0
+    monkeypatch.setattr(video, "_open_capture", lambda path: Capture(29.97))
+    assert video_fps(mp4) == pytest.approx(29.97)
+
+
+def test_has_audio(tmp_path, frames, sources):
+    assert has_audio(sources["long"])
+    silent = str(tmp_path / "silent.mp4")
+    write_video(silent, frames, fps=10)
+    assert not has_audio(silent)
+    assert not has_audio(str(tmp_path))  # a folder of frames
+    with pytest.raises(InputError, match="does not exist"):
+        has_audio(str(tmp_path / "missing.mp4"))
+    (tmp_path / "junk.mp4").write_bytes(os.urandom(2048))
+    with pytest.raises(InputError, match="junk.mp4"):
+        has_audio(str(tmp_path / "junk.mp4"))
+
+
+@pytest.mark.parametrize("source", ["long", "short"])  # audio longer and shorter than the 0.6 s video
+def test_copy_audio_into_a_writer_output(tmp_path, frames, sources, source):
+    path = str(tmp_path / "anim.mp4")
+    write_video(path, frames, fps=10)
+    assert copy_audio(path, sources[source], path) is True
+    assert has_audio(path)
+    info = _ffmpeg_info(path)
+    assert "Video: h264" in info and "Audio: aac" in info
+    assert count_frames(path) == T
+    assert os.listdir(tmp_path) == ["anim.mp4"]
+    # to another file, leaving the silent one as it was
+    other = str(tmp_path / "sub" / "with_sound.mp4")
+    assert copy_audio(path, sources[source], other) and has_audio(other) and count_frames(other) == T
+
+
+def test_copy_audio_from_a_silent_source_writes_nothing(tmp_path, frames):
+    path = tmp_path / "anim.mp4"
+    silent = tmp_path / "silent.mp4"
+    write_video(str(path), frames, fps=10)
+    write_video(str(silent), frames[:2], fps=10)
+    before = path.read_bytes()
+    assert copy_audio(str(path), str(silent), str(path)) is False
+    assert copy_audio(str(path), str(silent), str(tmp_path / "new.mp4")) is False
+    assert path.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["anim.mp4", "silent.mp4"]
+
+
+def test_copy_audio_only_into_mp4(tmp_path, frames, sources):
+    gif = str(tmp_path / "anim.gif")
+    write_video(gif, frames, fps=10)
+    for out in (str(tmp_path / "x.gif"), str(tmp_path / "frames")):
+        with pytest.raises(InputError, match="only .mp4 outputs carry audio"):
+            copy_audio(str(tmp_path / "whatever.mp4"), sources["long"], out)
+    with pytest.raises(InputError, match="anim.gif.*write the video as .mp4"):
+        copy_audio(gif, sources["long"], str(tmp_path / "x.mp4"))
+    assert os.listdir(tmp_path) == ["anim.gif"]

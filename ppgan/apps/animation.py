@@ -1,0 +1,148 @@
+"""A source image animated by a driving video file, streamed from reader to writer.
+
+Two ways to frame the object: `none` animates the whole source (padded to a square, never
+stretched) and writes frames of the source's aspect; `face` animates a square around each face of
+the source, driven by the square around the face of the driving video, and pastes the animated
+faces back into the full-resolution source with a soft edge.
+"""
+import itertools
+import os
+
+import numpy as np
+from tqdm import tqdm
+
+from ppgan.apps import face_crop
+from ppgan.utils.errors import InputError
+from ppgan.utils.image import to_rgb_float
+from ppgan.utils.logger import get_logger
+from ppgan.utils.video import VideoWriter, copy_audio, count_frames, iter_frames, read_frames, read_image, video_fps
+
+logger = get_logger("ppgan.apps")
+
+
+class Animation:
+    """What to animate with which predictor: the source, its crops and how frames are framed.
+
+    crop: 'none', 'face' or 'auto' (face when the source has one, else none).
+    ratio: soft-edge width of the pasted faces (face cropping).
+    multi_person: animate every face of the source instead of the largest.
+    """
+
+    def __init__(self, predictor, source_path, driving_path, crop="auto", ratio=0.4, multi_person=False,
+                 progress=True):
+        if crop not in ("none", "face", "auto"):
+            raise InputError("crop must be none, face or auto, got %r" % (crop,))
+        self.predictor = predictor
+        self.size = tuple(predictor.image_size)
+        if self.size[0] != self.size[1]:
+            raise InputError("the model's image size must be square, got %dx%d" % (self.size[1], self.size[0]))
+        self.source = to_rgb_float(read_image(source_path), "source image '%s'" % source_path)
+        self.driving_path = driving_path
+        self.ratio = ratio
+        self.progress = progress
+        self.source_boxes, self.driving_box = [], None
+        self._first_driving_frame()   # an empty or unreadable video fails here, before any other work
+        if crop in ("face", "auto"):
+            self._find_faces(crop, multi_person)
+
+    def _find_faces(self, crop, multi_person):
+        faces = face_crop.detect_faces(self.source)
+        if not faces:
+            if crop == "face":
+                raise InputError("no face found in the source image; use --crop none to animate the whole image")
+            logger.info("no face found in the source image: animating the whole image (--crop none)")
+            return
+        box = face_crop.driving_face_box(self._driving_frames())
+        if box is None:
+            if crop == "face":
+                raise InputError("no face found in the first frames of the driving video; use --crop none")
+            logger.info("no face found in the driving video: animating the whole image (--crop none)")
+            return
+        self.driving_box = box
+        self.source_boxes = [face_crop.square_box(f, self.source.shape) for f in (faces if multi_person else faces[:1])]
+        logger.info("animating %d face(s) of the source", len(self.source_boxes))
+
+    def _first_driving_frame(self):
+        for frame in self._driving_frames():
+            return frame
+        raise InputError("the driving video '%s' has no frames; give a video with at least one frame"
+                         % self.driving_path)
+
+    def _driving_frames(self):
+        return (to_rgb_float(f, "driving frame %d" % i) for i, f in enumerate(iter_frames(self.driving_path)))
+
+    def _driving_inputs(self):
+        """Driving frames as the model sees them (cropped around the face, or padded to a square)."""
+        for frame in self._driving_frames():
+            yield self._frame_input(frame)
+
+    def _frame_input(self, frame):
+        if self.driving_box is not None:
+            return face_crop.crop_square(frame, self.driving_box, self.size[0])
+        return face_crop.fit_square(frame, self.size[0])
+
+    def _source_inputs(self):
+        if self.source_boxes:
+            return [face_crop.crop_square(self.source, box, self.size[0]) for box in self.source_boxes]
+        return [face_crop.fit_square(self.source, self.size[0])]
+
+    def _compose(self, animated):
+        """One output frame from the animated square(s)."""
+        if not self.source_boxes:
+            return face_crop.unfit_square(animated[0], self.source.shape)
+        frame = self.source
+        for box, crop in zip(self.source_boxes, animated):
+            frame = face_crop.paste_back(frame, crop, box, self.ratio)
+        return frame
+
+    def reference_frame(self, best_frame=None, find_best_frame=False):
+        """The driving frame (model input) relative motion starts from, or None for the first frame."""
+        if find_best_frame:
+            index = self.predictor.find_best_frame(self._source_inputs()[0], self._driving_inputs())
+            logger.info("best matching driving frame: %d", index)
+        elif best_frame is not None:
+            index = best_frame
+        else:
+            return None
+        try:
+            frame = read_frames(self.driving_path, [index])[0]
+        except InputError as e:
+            raise InputError("--best_frame %d: %s" % (index, e)) from e
+        return self._frame_input(to_rgb_float(frame, "driving frame %d" % index))
+
+    def frames(self, best_frame=None, find_best_frame=False):
+        """Yield the animated output frames (float32 HxWx3 in [0, 1]) in driving order."""
+        initial = self.reference_frame(best_frame, find_best_frame)
+        sources = self._source_inputs()
+        streams = itertools.tee(self._driving_inputs(), len(sources))
+        animations = [self.predictor.iter_animate(src, stream, initial_frame=initial)
+                      for src, stream in zip(sources, streams)]
+        for animated in zip(*animations):
+            yield self._compose(animated)
+
+    def write(self, path, best_frame=None, find_best_frame=False, audio=False):
+        """Animate into `path` (.mp4, .gif or a folder of PNGs); returns the number of frames written."""
+        fps = video_fps(self.driving_path)
+        try:
+            total = count_frames(self.driving_path)
+        except InputError:
+            total = None
+        if best_frame is not None and total is not None and best_frame >= total:
+            raise InputError("--best_frame %d is past the end of the driving video (%d frames)" % (best_frame, total))
+        target = path
+        if audio:
+            folder, name = os.path.split(os.path.abspath(path))
+            target = os.path.join(folder, ".%s.noaudio.mp4" % name)
+        try:
+            with VideoWriter(target, fps) as writer:
+                for frame in tqdm(self.frames(best_frame, find_best_frame), total=total, unit="frame",
+                                  desc="animating", disable=not self.progress):
+                    writer.write(frame)
+            if audio:
+                if not copy_audio(target, self.driving_path, path):
+                    logger.warning("the driving video has no audio track: the result has none")
+                    os.replace(target, path)
+        finally:
+            if audio and os.path.exists(target):
+                os.unlink(target)
+        return writer.num_frames

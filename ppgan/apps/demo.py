@@ -1,0 +1,171 @@
+"""Command line of applications/tools/first-order-demo.py: animate a source image with a driving video.
+
+Frames stream from the driving video through the model in batches and into the encoder, so memory
+does not depend on the video's length; the result appears under its name only when complete.
+"""
+import argparse
+import os
+
+from ppgan.utils.errors import CheckpointError, InputError
+from ppgan.utils.logger import get_logger
+
+logger = get_logger("ppgan.apps")
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEFAULT_MODEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "default_model")
+DEFAULT_CONFIG = os.path.join(DEFAULT_MODEL_DIR, "config.yaml")
+DEFAULT_WEIGHTS = os.path.join(DEFAULT_MODEL_DIR, "weights.pdparams")
+RELEASED_HELP = (
+    "get a released checkpoint of the original project (e.g. vox-cpk.pth.tar, linked from "
+    "https://github.com/AliaksandrSiarohin/first-order-model), convert it with 'python "
+    "tools/convert_torch_weights.py --input vox-cpk.pth.tar --output vox.pdparams --config "
+    "configs/firstorder_vox_256.yaml' and pass --config configs/firstorder_vox_256.yaml --weight_path vox.pdparams")
+
+
+def build_parser():
+    """The argument parser of the demo; every flag says what it does."""
+    parser = argparse.ArgumentParser(
+        prog="first-order-demo.py",
+        description="Make the object in --source_image move like the one in --driving_video (First Order Motion "
+                    "Model). Without --config/--weight_path the small model shipped with the project is used "
+                    "(trained on synthetic cartoon faces, 64x64).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--config", default=None,
+                        help="model config (configs/*.yaml or an original FOMM config); default: the shipped model's")
+    parser.add_argument("--weight_path", default=None,
+                        help="weights: .pdparams (training or tools/convert_torch_weights.py) or a PyTorch "
+                             ".pth.tar (converted in memory); default: the shipped model's")
+    parser.add_argument("--source_image", required=True, help="the image to animate (PNG/JPEG/BMP; grey, RGB, "
+                        "RGBA or 16-bit are converted)")
+    parser.add_argument("--driving_video", required=True,
+                        help="the motion: a video file (.mp4/.mov/.avi/.mkv/.webm/.gif) or a folder of frames")
+    parser.add_argument("--output", default="output", help="folder the result is written to (created if missing)")
+    parser.add_argument("--filename", default="result.mp4",
+                        help="result name inside --output; its extension picks the format: .mp4 (H.264, the "
+                             "driving video's fps), .gif, or no extension for a folder of PNG frames")
+    parser.add_argument("--relative", action=argparse.BooleanOptionalAction, default=True,
+                        help="transfer the driving video's motion relative to its first (or best) frame onto the "
+                             "source's own pose; --no-relative copies the driving keypoints' absolute positions")
+    parser.add_argument("--adapt_scale", action=argparse.BooleanOptionalAction, default=True,
+                        help="scale the relative motion by the ratio of the keypoints' convex hull areas (source / "
+                             "driving), for objects of different sizes")
+    parser.add_argument("--find_best_frame", action="store_true",
+                        help="take as the motion reference the driving frame whose keypoint shape is closest to the "
+                             "source's (works for any category; costs one extra pass over the video)")
+    parser.add_argument("--best_frame", type=int, default=None, metavar="N",
+                        help="take driving frame N (0-based) as the motion reference instead of searching")
+    parser.add_argument("--cpu", action="store_true", help="run on the CPU even when a GPU is available")
+    parser.add_argument("--image_size", type=int, default=None,
+                        help="side of the square the model animates at (default: the config's dataset.frame_shape, "
+                             "else 256)")
+    parser.add_argument("--batch_size", type=int, default=8,
+                        help="driving frames per forward pass (the result does not depend on it)")
+    parser.add_argument("--audio", action="store_true",
+                        help="copy the driving video's audio track into the result (.mp4 only)")
+    parser.add_argument("--crop", choices=("none", "face", "auto"), default="auto",
+                        help="face: animate a square around the face of source and driving (OpenCV face detector) and "
+                             "paste it back into the full source; none: animate the whole frame, padded to a "
+                             "square (never stretched); auto: face when a face is found in the source, else none")
+    parser.add_argument("--ratio", type=float, default=0.4,
+                        help="with face cropping, the width of the soft edge where the animated face is blended "
+                             "into the source, as a fraction of the radius of the ellipse inside the crop (0 < ratio <= 1)")
+    parser.add_argument("--multi_person", action="store_true",
+                        help="with face cropping, animate every face found in the source (default: the largest)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return parser
+
+
+def _check_args(args):
+    if args.batch_size < 1:
+        raise InputError("--batch_size must be at least 1, got %d" % args.batch_size)
+    if args.image_size is not None and args.image_size < 16:
+        raise InputError("--image_size must be at least 16, got %d" % args.image_size)
+    if not 0 < args.ratio <= 1:
+        raise InputError("--ratio must be in (0, 1], got %g" % args.ratio)
+    if args.best_frame is not None and args.best_frame < 0:
+        raise InputError("--best_frame must be a frame index >= 0, got %d" % args.best_frame)
+    if args.best_frame is not None and args.find_best_frame:
+        raise InputError("give either --find_best_frame or --best_frame N, not both")
+    for flag, path in (("--source_image", args.source_image), ("--driving_video", args.driving_video)):
+        if not os.path.exists(path):
+            raise InputError("%s '%s' does not exist; check the path" % (flag, path))
+
+
+def resolve_model(config, weight_path):
+    """(config, weights) to use: the given ones, else the shipped default model."""
+    if config is None and weight_path is None:
+        if not (os.path.isfile(DEFAULT_CONFIG) and os.path.isfile(DEFAULT_WEIGHTS)):
+            raise CheckpointError("no model given and the default model is missing from %s; %s"
+                                  % (DEFAULT_MODEL_DIR, RELEASED_HELP))
+        return DEFAULT_CONFIG, DEFAULT_WEIGHTS
+    if weight_path is None:
+        raise CheckpointError("--config given without --weight_path: %s" % RELEASED_HELP)
+    if config is None:
+        raise CheckpointError("--weight_path given without --config: pass the config the weights were trained with, "
+                              "e.g. --config configs/firstorder_vox_256.yaml")
+    if not os.path.isfile(config):
+        raise InputError("--config '%s' does not exist; check the path (configs/ lists the shipped ones)" % config)
+    if not os.path.isfile(weight_path):
+        raise CheckpointError("--weight_path '%s' does not exist; %s" % (weight_path, RELEASED_HELP))
+    return config, weight_path
+
+
+def output_path(folder, filename):
+    """The result's path; checks the format and that the folder can be written before any work is done."""
+    from ppgan.utils.video import output_kind
+
+    path = os.path.join(folder, filename)
+    output_kind(path)
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise InputError("--output '%s' is a file; give a folder" % folder)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:
+        raise InputError("cannot create the output folder '%s' (%s); choose another --output" % (folder, e)) from e
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError("the output folder '%s' is not writable; choose another --output" % folder)
+    return path
+
+
+def _set_device(cpu):
+    import paddle
+
+    if cpu or not paddle.device.is_compiled_with_cuda():
+        paddle.set_device("cpu")
+    else:
+        paddle.set_device("gpu")
+
+
+def main(argv=None):
+    """Parse `argv`, animate, write the result; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    _check_args(args)
+    config, weights = resolve_model(args.config, args.weight_path)
+    out = output_path(args.output, args.filename)
+    from ppgan.utils.video import output_kind
+
+    if args.audio and output_kind(out) != "mp4":
+        raise InputError("--audio needs an .mp4 result; --filename is '%s'" % args.filename)
+
+    from ppgan.apps.animation import Animation
+    from ppgan.apps.first_order_predictor import FirstOrderPredictor
+
+    if args.best_frame is not None:
+        from ppgan.utils.video import count_frames
+
+        total = count_frames(args.driving_video)
+        if args.best_frame >= total:
+            raise InputError("--best_frame %d is past the end of the driving video (%d frames)"
+                             % (args.best_frame, total))
+    _set_device(args.cpu)
+    predictor = FirstOrderPredictor(config=config, weight_path=weights, relative=args.relative,
+                                    adapt_scale=args.adapt_scale, image_size=args.image_size,
+                                    batch_size=args.batch_size)
+    if predictor.image_size is None:
+        predictor.image_size = (256, 256)
+    animation = Animation(predictor, args.source_image, args.driving_video, crop=args.crop, ratio=args.ratio,
+                          multi_person=args.multi_person, progress=not args.no_progress)
+    count = animation.write(out, best_frame=args.best_frame, find_best_frame=args.find_best_frame,
+                            audio=args.audio)
+    print("wrote %s (%d frames)" % (out, count))
+    return 0

@@ -1,0 +1,330 @@
+"""Face crops for animation: find faces (OpenCV Haar cascade), cut square crops, paste results back.
+
+The released models animate square crops in which the face fills roughly the central 60%
+(VoxCeleb preprocessing). `--crop face` cuts such a crop around each face of the source and
+the driving video, animates it and blends it back into the full-resolution source with a
+feathered elliptical mask; `--crop none` makes the whole image square without distorting it.
+Boxes are (x, y, w, h) integer tuples in pixels, x to the right and y down, as OpenCV uses.
+Pure numpy/OpenCV: nothing here needs Paddle.
+"""
+import functools
+import itertools
+import os
+
+import cv2
+import numpy as np
+
+from ppgan.utils.errors import InputError, PPGanError
+from ppgan.utils.image import to_rgb_float
+
+FIT_MODES = ("pad", "center")
+
+CASCADE_FILE = "haarcascade_frontalface_default.xml"
+# Added on each side, as a fraction of the detected face size: the square is 1.7x the Haar
+# box (brows to chin), so the face fills ~60% of it with hair and chin inside, as in VoxCeleb.
+DEFAULT_MARGIN = 0.35
+DEFAULT_RATIO = 0.4
+DEFAULT_MIN_SIZE_FRACTION = 0.08
+# Haar detection cost grows with pixels while accuracy does not; faces worth animating stay
+# well above the cascade's 24-pixel window at this size.
+_DETECT_MAX_SIDE = 1024
+_CASCADE_WINDOW = 24
+_INSTALL_HINT = "pip install 'opencv-python-headless>=4.5,<5' (OpenCV 4 wheels ship the Haar cascades)"
+
+
+class FaceDetectorUnavailable(PPGanError):
+    """OpenCV's Haar face detector (class or cascade file) is not available in this installation."""
+
+
+def _cascade_candidates():
+    """Paths where the frontal-face cascade may live: the OpenCV wheel's data folder, then system installs."""
+    folders = []
+    data = getattr(cv2, "data", None)
+    if data is not None and getattr(data, "haarcascades", None):
+        folders.append(data.haarcascades)
+    folders.append(os.path.join(os.path.dirname(os.path.abspath(cv2.__file__)), "data"))
+    folders += ["/usr/share/opencv4/haarcascades", "/usr/share/opencv/haarcascades",
+                "/usr/local/share/opencv4/haarcascades", "/usr/local/share/opencv/haarcascades"]
+    return [os.path.join(folder, CASCADE_FILE) for folder in folders]
+
+
+def cascade_path():
+    """Path of OpenCV's frontal-face Haar cascade; raises FaceDetectorUnavailable if none is installed."""
+    candidates = _cascade_candidates()
+    for path in candidates:
+        if os.path.isfile(path):
+            return path
+    raise FaceDetectorUnavailable(
+        "face detection needs OpenCV's %s, not found in %s (OpenCV %s); %s, or use --crop none"
+        % (CASCADE_FILE, ", ".join(sorted({os.path.dirname(p) for p in candidates})), cv2.__version__,
+           _INSTALL_HINT))
+
+
+@functools.lru_cache(maxsize=None)
+def _face_detector():
+    # Loaded on first use, not at import: most runs never crop and OpenCV 5 has no cascades.
+    if not hasattr(cv2, "CascadeClassifier"):
+        raise FaceDetectorUnavailable("OpenCV %s has no CascadeClassifier (removed in OpenCV 5); %s, or use --crop none"
+                                      % (cv2.__version__, _INSTALL_HINT))
+    path = cascade_path()
+    unreadable = FaceDetectorUnavailable("OpenCV could not load the face cascade %s (corrupt file?); reinstall it: %s"
+                                         % (path, _INSTALL_HINT))
+    try:
+        detector = cv2.CascadeClassifier(path)
+    except (cv2.error, SystemError) as e:  # a malformed XML surfaces as SystemError wrapping cv2.error
+        raise unreadable from e
+    if detector.empty():
+        raise unreadable
+    return detector
+
+
+def _to_gray_uint8(image, what):
+    rgb = to_rgb_float(image, what)
+    # No histogram equalisation: the cascade already normalises each window by its variance,
+    # and a global remap distorts faces in images with large flat areas.
+    return cv2.cvtColor(np.round(rgb * 255.0).astype(np.uint8), cv2.COLOR_RGB2GRAY)
+
+
+def _suppress_nested(boxes, overlap=0.5):
+    """Drop boxes (sorted largest first) covered more than `overlap` of their area by a kept larger box."""
+    kept = []
+    for x, y, w, h in boxes:
+        covered = False
+        for kx, ky, kw, kh in kept:
+            iw = min(x + w, kx + kw) - max(x, kx)
+            ih = min(y + h, ky + kh) - max(y, ky)
+            if iw > 0 and ih > 0 and iw * ih > overlap * w * h:
+                covered = True
+                break
+        if not covered:
+            kept.append((x, y, w, h))
+    return kept
+
+
+def detect_faces(image, min_size_fraction=DEFAULT_MIN_SIZE_FRACTION, scale_factor=1.1, min_neighbors=5):
+    """Frontal faces in an RGB image (uint8, or float in [0, 1]) as (x, y, w, h) boxes, largest first.
+
+    min_size_fraction: smallest face side reported, as a fraction of the image's shorter side
+      (lower it for group photos with small faces, at the price of more false detections).
+    scale_factor, min_neighbors: OpenCV's pyramid step and the number of overlapping raw
+      detections a face needs (higher = fewer false positives, more missed faces).
+    """
+    if not 0 < min_size_fraction <= 1:
+        raise InputError("min_size_fraction must be in (0, 1], got %r" % (min_size_fraction,))
+    gray = _to_gray_uint8(image, "image for face detection")
+    h, w = gray.shape
+    scale = min(1.0, _DETECT_MAX_SIDE / float(max(h, w)))
+    if scale < 1.0:
+        gray = cv2.resize(gray, (max(1, int(round(w * scale))), max(1, int(round(h * scale)))),
+                          interpolation=cv2.INTER_AREA)
+    min_side = max(_CASCADE_WINDOW, int(round(min_size_fraction * min(gray.shape))))
+    if min_side > min(gray.shape):
+        return []
+    found = _face_detector().detectMultiScale(gray, scaleFactor=scale_factor, minNeighbors=min_neighbors,
+                                              minSize=(min_side, min_side))
+    boxes = [tuple(int(round(v / scale)) for v in box) for box in np.asarray(found).reshape(-1, 4)]
+    boxes.sort(key=lambda b: b[2] * b[3], reverse=True)
+    return _suppress_nested(boxes)
+
+
+def _check_box(box, what="box"):
+    try:
+        x, y, w, h = (int(v) for v in box)
+    except (TypeError, ValueError) as e:
+        raise InputError("%s must be 4 integers (x, y, w, h), got %r" % (what, box)) from e
+    if w < 1 or h < 1:
+        raise InputError("%s %r has no area; width and height must be at least 1" % (what, tuple(box)))
+    return x, y, w, h
+
+
+def square_box(box, image_shape, margin=DEFAULT_MARGIN):
+    """Square (x, y, side, side) centred on a face box, enlarged by `margin` x face size on each side.
+
+    side = round(max(w, h) * (1 + 2 * margin)); the square may extend beyond the image (crop_square
+    replicates edges there). image_shape (H, W[, C]) only checks that the box touches the image.
+    """
+    x, y, w, h = _check_box(box, "face box")
+    if margin < 0:
+        raise InputError("margin must be >= 0 (a fraction of the face size), got %r" % (margin,))
+    ih, iw = image_shape[:2]
+    if x >= iw or y >= ih or x + w <= 0 or y + h <= 0:
+        raise InputError("face box %r lies outside the %dx%d image" % ((x, y, w, h), iw, ih))
+    side = int(np.floor(max(w, h) * (1.0 + 2.0 * margin) + 0.5))
+    # Round half up, not half to even as round() does, so shifting the face by one pixel always
+    # shifts the square by one pixel.
+    left = int(np.floor((2 * x + w - side) / 2.0 + 0.5))
+    top = int(np.floor((2 * y + h - side) / 2.0 + 0.5))
+    return left, top, side, side
+
+
+def _resize(image, width, height):
+    """Area filtering when shrinking (no aliasing), cubic when enlarging, clipped to [0, 1]."""
+    if image.shape[1] == width and image.shape[0] == height:
+        return image.astype(np.float32)
+    shrink = width * height < image.shape[0] * image.shape[1]
+    out = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def _window(image, x, y, w, h):
+    """image[y:y+h, x:x+w] where pixels outside the image repeat the nearest edge pixel."""
+    rows = np.clip(np.arange(y, y + h), 0, image.shape[0] - 1)
+    cols = np.clip(np.arange(x, x + w), 0, image.shape[1] - 1)
+    return image[rows[:, None], cols[None, :]]
+
+
+def _check_size(size):
+    if isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise InputError("size must be a positive integer (the model's square frame side), got %r" % (size,))
+    return int(size)
+
+
+def crop_square(image, box, size):
+    """Cut `box` out of an RGB image (edge-replicated outside it) and resize to size x size float32 in [0, 1]."""
+    x, y, w, h = _check_box(box)
+    rgb = to_rgb_float(image, "image to crop")
+    return _resize(_window(rgb, x, y, w, h), _check_size(size), _check_size(size))
+
+
+@functools.lru_cache(maxsize=32)
+def _soft_mask_cached(height, width, ratio):
+    # Pixel centres in normalised ellipse coordinates: r = 1 on the ellipse inscribed in the box.
+    u = (np.arange(width, dtype=np.float64) + 0.5) / width * 2.0 - 1.0
+    v = (np.arange(height, dtype=np.float64) + 0.5) / height * 2.0 - 1.0
+    r = np.sqrt(u[None, :] ** 2 + v[:, None] ** 2)
+    t = np.clip((1.0 - r) / ratio, 0.0, 1.0)
+    mask = (t * t * (3.0 - 2.0 * t)).astype(np.float32)  # smoothstep: no visible seam at either end
+    mask.setflags(write=False)
+    return mask
+
+
+def _check_ratio(ratio):
+    try:
+        ratio = float(ratio)
+    except (TypeError, ValueError) as e:
+        raise InputError("ratio must be a number in (0, 1], got %r" % (ratio,)) from e
+    if not 0.0 < ratio <= 1.0:
+        raise InputError("ratio must be in (0, 1] (the feathered fraction of the mask radius), got %r" % (ratio,))
+    return ratio
+
+
+def soft_mask(height, width, ratio=DEFAULT_RATIO):
+    """Blend weights (height, width) float32: 1 inside, 0 outside the ellipse inscribed in the box.
+
+    ratio in (0, 1] is the feathered fraction of the ellipse radius: weights are 1 up to
+    (1 - ratio) of the radius and fall smoothly to 0 at the ellipse, so 0.1 gives a nearly hard
+    edge and 1 a fade all the way from the centre. Box corners (outside the ellipse) are 0.
+    """
+    return _soft_mask_cached(int(height), int(width), _check_ratio(ratio))
+
+
+def paste_back(full_image, animated_crop, box, ratio=DEFAULT_RATIO):
+    """Blend an animated crop into a copy of the full image over `box` with soft_mask(ratio); float32 result.
+
+    The crop (any square size) is resized to the box; parts of the box outside the image are
+    dropped, and pixels outside the box are returned exactly unchanged.
+    """
+    x, y, w, h = _check_box(box)
+    out = to_rgb_float(full_image, "full image").copy()
+    crop = _resize(to_rgb_float(animated_crop, "animated crop"), w, h)
+    mask = soft_mask(h, w, ratio)
+    ih, iw = out.shape[:2]
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, iw), min(y + h, ih)
+    if x0 >= x1 or y0 >= y1:
+        return out
+    m = mask[y0 - y:y1 - y, x0 - x:x1 - x, None]
+    region = out[y0:y1, x0:x1]
+    out[y0:y1, x0:x1] = region + m * (crop[y0 - y:y1 - y, x0 - x:x1 - x] - region)
+    return out
+
+
+def _fit_geometry(shape, mode):
+    """(side, top, left) of fit_square's canvas in source pixels; top/left are negative when cropping."""
+    if mode not in FIT_MODES:
+        raise InputError("fit mode must be one of %s, got %r" % ("/".join(FIT_MODES), mode))
+    h, w = int(shape[0]), int(shape[1])
+    side = max(h, w) if mode == "pad" else min(h, w)
+    return side, (side - h) // 2, (side - w) // 2
+
+
+def fit_square(image, size, mode="pad", fill=None):
+    """Make an RGB image size x size float32 without distortion (never stretched); unfit_square undoes it.
+
+    mode 'pad': pad the short side (centred) to a square, then resize; the padding repeats
+      the edge pixels (fill=None) or is the constant grey level `fill` in [0, 1].
+    mode 'center': crop the largest centred square, then resize.
+    """
+    size = _check_size(size)
+    rgb = to_rgb_float(image, "image to fit")
+    h, w = rgb.shape[:2]
+    side, top, left = _fit_geometry(rgb.shape, mode)
+    if mode == "pad" and fill is not None:
+        if not 0.0 <= float(fill) <= 1.0:
+            raise InputError("fill must be a grey level in [0, 1], got %r" % (fill,))
+        canvas = np.full((side, side, 3), float(fill), np.float32)
+        canvas[top:top + h, left:left + w] = rgb
+    else:
+        canvas = _window(rgb, -left, -top, side, side)
+    return _resize(canvas, size, size)
+
+
+def unfit_square(frame, shape, mode="pad"):
+    """Map a square output frame back to the source's geometry: the inverse of fit_square(image, size, mode).
+
+    shape is the source image's (H, W[, C]). 'pad' returns an H x W frame (padding removed, aspect
+    restored); 'center' cannot restore what was cropped, so it returns the centre square at
+    source resolution, min(H, W) pixels wide.
+    """
+    rgb = to_rgb_float(frame, "frame")
+    side, top, left = _fit_geometry(shape, mode)
+    # Resize to the canvas before cutting so the content lands exactly where it came from.
+    canvas = _resize(rgb, side, side)
+    if mode == "center":
+        return canvas
+    return np.ascontiguousarray(canvas[top:top + int(shape[0]), left:left + int(shape[1])])
+
+
+def _union_square(boxes):
+    """Smallest square (x, y, side, side) centred on the union of the boxes that contains them all."""
+    x0 = min(b[0] for b in boxes)
+    y0 = min(b[1] for b in boxes)
+    x1 = max(b[0] + b[2] for b in boxes)
+    y1 = max(b[1] + b[3] for b in boxes)
+    side = max(x1 - x0, y1 - y0)
+    left = x0 + ((x1 - x0) - side) // 2
+    top = y0 + ((y1 - y0) - side) // 2
+    return left, top, side, side
+
+
+def driving_face_box(frames, max_frames=30, margin=DEFAULT_MARGIN, min_size_fraction=DEFAULT_MIN_SIZE_FRACTION):
+    """One square box (x, y, side, side) holding the driving face over its first frames, or None if no face.
+
+    Reads at most `max_frames` items of the iterable (so pass a fresh iterator or a list: the
+    frames read are consumed). The largest face of each frame gives a square_box; squares far
+    from the median (false detections) are dropped and the rest united, so the crop keeps
+    the head in view while it moves.
+    """
+    if int(max_frames) < 1:
+        raise InputError("max_frames must be at least 1, got %r" % (max_frames,))
+    squares, shape = [], None
+    for i, frame in enumerate(itertools.islice(frames, int(max_frames))):
+        frame_shape = np.shape(frame)[:2]
+        if shape is not None and frame_shape != shape:
+            raise InputError("driving frame %d is %dx%d but frame 0 is %dx%d; all frames must have one size"
+                             % (i, frame_shape[1], frame_shape[0], shape[1], shape[0]))
+        shape = frame_shape
+        faces = detect_faces(frame, min_size_fraction=min_size_fraction)
+        if faces:
+            squares.append(square_box(faces[0], frame_shape, margin))
+    if not squares:
+        return None
+    arr = np.array(squares, dtype=np.float64)
+    centres = arr[:, :2] + arr[:, 2:] / 2.0
+    median_centre, median_side = np.median(centres, axis=0), np.median(arr[:, 2])
+    # A detection whose centre is half a crop away, or whose size is off by half, is another face or noise.
+    near = np.linalg.norm(centres - median_centre, axis=1) <= 0.5 * median_side
+    similar = np.abs(arr[:, 2] - median_side) <= 0.5 * median_side
+    kept = [s for s, ok in zip(squares, near & similar) if ok]
+    # Two equally supported far-apart faces leave nothing near the median: trust the first
+    # detection, since relative animation measures motion from the first frames.
+    return _union_square(kept or squares[:1])

@@ -1,0 +1,285 @@
+"""applications/tools/first-order-demo.py end to end on generated videos, and every bad input."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import paddle
+import pytest
+import yaml
+
+from conftest import REPO
+from ppgan.apps import FirstOrderPredictor
+from ppgan.apps import demo
+from ppgan.models import build_nets
+from ppgan.utils.checkpoint import save_weights
+from ppgan.utils.cli import run
+from ppgan.utils.video import count_frames, has_audio, read_frames, save_image, video_fps, write_video
+
+SCRIPT = os.path.join(REPO, "applications", "tools", "first-order-demo.py")
+
+
+@pytest.fixture
+def model(tiny_config, tmp_path):
+    """(config path, weights path) of a tiny random model working at 32x32."""
+    paddle.seed(1)
+    nets = build_nets(tiny_config["model"], ["kp_detector", "generator"])
+    weights = str(tmp_path / "tiny.pdparams")
+    save_weights({k: {n: v.numpy() for n, v in net.state_dict().items()} for k, net in nets.items()}, weights)
+    config = str(tmp_path / "tiny.yaml")
+    with open(config, "w") as f:
+        yaml.safe_dump(tiny_config, f)
+    return config, weights
+
+
+def _frames(rng, t, h=40, w=40):
+    """A moving bright square on a dark background: smooth content, so codecs keep it."""
+    frames = np.full((t, h, w, 3), 30, np.uint8)
+    for i in range(t):
+        y, x = 5 + i % 10, 8 + (2 * i) % 12
+        frames[i, y:y + 14, x:x + 14] = (220, 180, 60)
+    return frames
+
+
+@pytest.fixture
+def inputs(tmp_path, rng):
+    source = str(tmp_path / "source.png")
+    save_image(source, _frames(rng, 1, 48, 64)[0])
+    driving = str(tmp_path / "driving.mp4")
+    write_video(driving, _frames(rng, 12), fps=10)
+    return source, driving
+
+
+def _demo(model, source, driving, out, *extra):
+    """Run the demo in-process like the script does; returns (exit code, stderr text)."""
+    argv = ["--config", model[0], "--weight_path", model[1], "--source_image", source, "--driving_video", driving,
+            "--output", out, "--no-progress"] + list(extra)
+    with pytest.raises(SystemExit) as e:
+        run(demo.main, argv)
+    return e.value.code
+
+
+def _listing(folder):
+    return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+
+
+def test_mp4_result_has_the_driving_frames_and_fps(model, inputs, tmp_path, capsys):
+    out = str(tmp_path / "out")
+    assert _demo(model, *inputs, out, "--batch_size", "5") == 0
+    result = os.path.join(out, "result.mp4")
+    assert count_frames(result) == 12
+    assert video_fps(result) == pytest.approx(10, rel=1e-3)
+    assert _listing(out) == ["result.mp4"]     # no temporary files left
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_gif_and_png_folder_results(model, inputs, tmp_path):
+    out = str(tmp_path / "out")
+    assert _demo(model, *inputs, out, "--filename", "anim.gif") == 0
+    assert count_frames(os.path.join(out, "anim.gif")) == 12
+    assert _demo(model, *inputs, out, "--filename", "frames") == 0
+    folder = os.path.join(out, "frames")
+    assert len(os.listdir(folder)) == 12 and os.listdir(folder)[0].endswith(".png")
+
+
+def test_non_square_source_is_not_distorted(model, inputs, tmp_path):
+    """--crop none: a 64x48 source gives frames of the same aspect (4:3), padded for the model."""
+    out = str(tmp_path / "out")
+    assert _demo(model, *inputs, out, "--crop", "none", "--filename", "f") == 0
+    frame = read_frames(os.path.join(out, "f"), [0])[0]
+    assert abs(frame.shape[1] / frame.shape[0] - 64 / 48) < 0.05
+
+
+def test_cli_matches_the_api_and_batching(model, inputs, tmp_path):
+    source, driving = inputs
+    out = str(tmp_path / "out")
+    assert _demo(model, source, driving, out, "--crop", "none", "--filename", "f", "--batch_size", "1") == 0
+    one = read_frames(os.path.join(out, "f"))
+    assert _demo(model, source, driving, out, "--crop", "none", "--filename", "g", "--batch_size", "7") == 0
+    seven = read_frames(os.path.join(out, "g"))
+    np.testing.assert_array_equal(one, seven)
+
+
+def test_audio_is_copied_when_present(model, tmp_path, rng):
+    from ppgan.utils.video import copy_audio
+    source = str(tmp_path / "source.png")
+    save_image(source, _frames(rng, 1)[0])
+    silent = str(tmp_path / "silent.mp4")
+    write_video(silent, _frames(rng, 10), fps=10)
+    sound = str(tmp_path / "sound.mp4")
+    _mp4_with_audio(sound)
+    assert has_audio(sound) and not has_audio(silent)
+    out = str(tmp_path / "out")
+    assert _demo(model, source, sound, out, "--audio") == 0
+    assert has_audio(os.path.join(out, "result.mp4"))
+    assert count_frames(os.path.join(out, "result.mp4")) == count_frames(sound)
+    assert _demo(model, source, silent, out, "--audio", "--filename", "quiet.mp4") == 0
+    assert not has_audio(os.path.join(out, "quiet.mp4"))
+    assert _listing(out) == ["quiet.mp4", "result.mp4"]
+    del copy_audio
+
+
+def _mp4_with_audio(path):
+    import imageio_ffmpeg
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=48x48:rate=10", "-f", "lavfi", "-i", "sine=frequency=440", "-t", "1.2",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", path], check=True)
+
+
+def test_best_frame_options(model, inputs, tmp_path, tiny_config):
+    source, driving = inputs
+    out = str(tmp_path / "out")
+    assert _demo(model, source, driving, out, "--crop", "none", "--best_frame", "3", "--filename", "b3") == 0
+    assert len(os.listdir(os.path.join(out, "b3"))) == 12
+    assert _demo(model, source, driving, out, "--crop", "none", "--find_best_frame", "--filename", "fb") == 0
+    assert len(os.listdir(os.path.join(out, "fb"))) == 12
+
+
+def test_find_best_frame_picks_the_source_pose(tiny_config, model, rng):
+    """The driving frame equal to the source has distance 0: it is the best frame."""
+    p = FirstOrderPredictor(tiny_config, model[1], batch_size=3)
+    video = rng.uniform(0, 1, (7, 32, 32, 3)).astype(np.float32)
+    assert p.find_best_frame(video[4], video) == 4
+
+
+def test_initial_frame_is_the_original_forward_backward_pass(tiny_config, model, rng):
+    """Animating all frames against frame k == the original's backward (k..0) + forward (k..end) passes."""
+    p = FirstOrderPredictor(tiny_config, model[1])
+    source, video = rng.uniform(0, 1, (32, 32, 3)), rng.uniform(0, 1, (6, 32, 32, 3)).astype(np.float32)
+    ours = p.animate(source, video, initial_frame=video[2])
+    forward = p.animate(source, video[2:])
+    backward = p.animate(source, video[:3][::-1])[::-1]
+    np.testing.assert_allclose(ours, np.concatenate([backward[:-1], forward]), atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["gray", "rgba", "16bit", "small", "large"])
+def test_any_source_image_works(model, inputs, tmp_path, kind, rng):
+    _, driving = inputs
+    path = str(tmp_path / ("%s.png" % kind))
+    from PIL import Image
+    if kind == "gray":
+        Image.fromarray(rng.randint(0, 255, (40, 40), dtype=np.uint8)).save(path)
+    elif kind == "rgba":
+        Image.fromarray(rng.randint(0, 255, (40, 50, 4), dtype=np.uint8), "RGBA").save(path)
+    elif kind == "16bit":
+        Image.fromarray(rng.randint(0, 65535, (40, 40), dtype=np.uint16)).save(path)
+    elif kind == "small":
+        Image.fromarray(rng.randint(0, 255, (9, 7, 3), dtype=np.uint8)).save(path)
+    else:
+        Image.fromarray(np.zeros((2000, 3000, 3), np.uint8)).save(path)
+    out = str(tmp_path / "out")
+    assert _demo(model, path, driving, out, "--crop", "none", "--filename", "f") == 0
+    assert len(os.listdir(os.path.join(out, "f"))) == 12
+
+
+def _bad(tmp_path, name, data):
+    path = str(tmp_path / name)
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+@pytest.mark.parametrize("case", ["missing source", "missing driving", "corrupt source", "corrupt video",
+                                  "empty video", "empty folder", "wrong checkpoint", "missing weights",
+                                  "config without weights", "output is a file", "bad format", "best frame too far",
+                                  "audio to gif"])
+def test_bad_input_is_one_line_and_exit_2(model, inputs, tmp_path, case, capsys, tiny_config):
+    source, driving = inputs
+    out = str(tmp_path / "out")
+    extra = []
+    m = model
+    if case == "missing source":
+        source = str(tmp_path / "nope.png")
+    elif case == "missing driving":
+        driving = str(tmp_path / "nope.mp4")
+    elif case == "corrupt source":
+        source = _bad(tmp_path, "bad.png", b"\x89PNG not really")
+    elif case == "corrupt video":
+        driving = _bad(tmp_path, "bad.mp4", os.urandom(2000))
+    elif case == "empty video":
+        driving = _bad(tmp_path, "empty.mp4", b"")
+    elif case == "empty folder":
+        driving = str(tmp_path / "frames")
+        os.makedirs(driving)
+    elif case == "wrong checkpoint":
+        cfg = dict(tiny_config)
+        cfg["model"] = dict(tiny_config["model"], common=dict(tiny_config["model"]["common"], num_kp=6))
+        other = str(tmp_path / "other.yaml")
+        with open(other, "w") as f:
+            yaml.safe_dump(cfg, f)
+        m = (other, model[1])
+    elif case == "missing weights":
+        m = (model[0], str(tmp_path / "nope.pdparams"))
+    elif case == "config without weights":
+        with pytest.raises(SystemExit) as e:
+            run(demo.main, ["--config", model[0], "--source_image", source, "--driving_video", driving])
+        assert e.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "convert_torch_weights.py" in err[0]
+        return
+    elif case == "output is a file":
+        out = _bad(tmp_path, "out", b"x")
+    elif case == "bad format":
+        extra = ["--filename", "result.avi"]
+    elif case == "best frame too far":
+        extra = ["--best_frame", "99"]
+    elif case == "audio to gif":
+        extra = ["--audio", "--filename", "r.gif"]
+    before = _listing(out) if os.path.isdir(out) else None
+    assert _demo(m, source, driving, out, *extra) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    if os.path.isdir(out):
+        assert _listing(out) == (before or []), "nothing may be left behind"
+
+
+def test_unwritable_output_folder(model, inputs, tmp_path, capsys):
+    if os.geteuid() == 0:
+        pytest.skip("root can write anywhere")
+    out = tmp_path / "ro"
+    out.mkdir()
+    out.chmod(0o500)
+    assert _demo(model, *inputs, str(out)) == 2
+    assert "not writable" in capsys.readouterr().err
+
+
+def test_missing_output_folder_is_created(model, inputs, tmp_path):
+    out = str(tmp_path / "a" / "b")
+    assert _demo(model, *inputs, out, "--crop", "none") == 0
+    assert os.path.isfile(os.path.join(out, "result.mp4"))
+
+
+def test_script_help_and_exit_code(model, inputs, tmp_path):
+    r = subprocess.run([sys.executable, SCRIPT, "--help"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0
+    for flag in ("--config", "--weight_path", "--source_image", "--driving_video", "--output", "--filename",
+                 "--relative", "--adapt_scale", "--find_best_frame", "--best_frame", "--cpu", "--image_size",
+                 "--batch_size", "--audio", "--ratio", "--multi_person", "--crop"):
+        assert flag in r.stdout
+    r = subprocess.run([sys.executable, SCRIPT, "--config", model[0], "--weight_path", model[1], "--source_image",
+                        inputs[0], "--driving_video", str(tmp_path / "missing.mp4")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "missing.mp4" in r.stderr
+
+
+def test_face_crop_pastes_animated_faces_into_the_full_source(model, tmp_path):
+    """--crop face with two faces and --multi_person: full-resolution frames, background untouched."""
+    from test_face_crop import _faces_image
+    source_img = _faces_image(240, 400, [(110, 120, 1.0), (290, 120, 1.0)])
+    source = str(tmp_path / "two.png")
+    save_image(source, source_img)
+    driving = str(tmp_path / "drv.mp4")
+    write_video(driving, [_faces_image(200, 200, [(100 + i, 100, 1.0)]) for i in range(8)], fps=8)
+    out = str(tmp_path / "out")
+    assert _demo(model, source, driving, out, "--crop", "face", "--multi_person", "--filename", "f") == 0
+    frames = np.stack(read_frames(os.path.join(out, "f")))
+    assert frames.shape == (8, 240, 400, 3)
+    # far from both faces (corners) the source is unchanged; around the faces it was replaced
+    np.testing.assert_array_equal(frames[:, :20, :20], np.broadcast_to(source_img[:20, :20], (8, 20, 20, 3)))
+    assert np.abs(frames[:, 100:140, 90:130].astype(float) - source_img[100:140, 90:130]).mean() > 5
+    assert np.abs(frames[:, 100:140, 270:310].astype(float) - source_img[100:140, 270:310]).mean() > 5
+
+
+def test_crop_face_without_a_face_is_an_error(model, inputs, tmp_path, capsys):
+    assert _demo(model, *inputs, str(tmp_path / "out"), "--crop", "face") == 2
+    assert "no face found in the source image" in capsys.readouterr().err
