@@ -9,12 +9,12 @@ reduced with area filtering, which anti-aliases the edges. Output depends only o
 import math
 import os
 import shutil
-import tempfile
 
 import cv2
 import numpy as np
 
 from ppgan.utils.errors import InputError
+from ppgan.utils.io import temp_dir_next_to
 from ppgan.utils.video import save_image, write_video
 
 FORMATS = ("png", "mp4", "gif", "folder")
@@ -260,7 +260,7 @@ def write_dataset(out_dir, size=64, num_train=30, num_test=8, chunks_per_id=2, n
                          "another folder" % out_dir)
     parent = os.path.dirname(out_dir)
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix="." + os.path.basename(out_dir) + ".", suffix=".tmp", dir=parent)
+    tmp = temp_dir_next_to(out_dir)
     jobs = plan(int(num_train), int(num_test), int(chunks_per_id))
     written = {"train": [], "test": []}
     try:
@@ -299,13 +299,16 @@ def write_dataset(out_dir, size=64, num_train=30, num_test=8, chunks_per_id=2, n
 def write_demo_samples(out_dir, seed=2026, size=256, num_frames=100, fps=25):
     """Two source images and a driving video of identities never used for training (for the demo).
 
-    Writes `source_a.png`, `source_b.png` (frame 0 of two identities) and `driving.mp4` (a third
+    Writes `source_a.png`, `source_b.png` (an eyes-open, nearly upright frame of two identities) and `driving.mp4` (a third
     identity moving for `num_frames` frames) into `out_dir`; returns their paths.
     """
     os.makedirs(out_dir, exist_ok=True)
     paths = []
     for name, ident in (("source_a.png", 0), ("source_b.png", 1)):
-        paths.append(save_image(os.path.join(out_dir, name), make_video(seed, ident, 0, 2, size)[0]))
+        identity = random_identity(_rng(seed, ident))
+        motion = random_motion(_rng(seed, ident, 0, 1), 32)
+        eyes_open = int(np.argmax(motion["eyes_open"] - 0.1 * np.abs(motion["angle"]) / 25.0))  # awake, upright
+        paths.append(save_image(os.path.join(out_dir, name), render_face(identity, motion, eyes_open, size)))
     identity = random_identity(_rng(seed, 2))
     motion = random_motion(_rng(seed, 2, 0, 1), num_frames)
     background = render_background(identity, size * SUPERSAMPLE)

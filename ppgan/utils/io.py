@@ -4,15 +4,41 @@ import os
 import tempfile
 
 
-@contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary path next to `path` for tools that write by name; rename on success."""
-    path = os.fspath(path)
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def temp_file_next_to(path):
+    """Create an empty hidden file beside `path`, same extension, with the permissions a new file gets.
+
+    mkstemp makes files readable by their owner only; results renamed from it would keep that mode.
+    """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     base, ext = os.path.splitext(os.path.basename(path))
     fd, tmp = tempfile.mkstemp(prefix="." + base + ".", suffix=".tmp" + ext, dir=folder)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())
+    return tmp
+
+
+def temp_dir_next_to(path, suffix=".tmp"):
+    """Create an empty hidden folder beside `path` with the permissions a new folder gets."""
+    path = os.path.abspath(path)
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="." + os.path.basename(path) + ".", suffix=suffix, dir=parent)
+    os.chmod(tmp, 0o777 & ~_umask())
+    return tmp
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path next to `path` for tools that write by name; rename on success."""
+    path = os.fspath(path)
+    tmp = temp_file_next_to(path)
     try:
         yield tmp
         os.replace(tmp, path)

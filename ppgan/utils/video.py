@@ -21,7 +21,7 @@ import numpy as np
 
 from .errors import InputError
 from .image import to_rgb_float
-from .io import atomic_path, atomic_write
+from .io import atomic_path, atomic_write, temp_dir_next_to, temp_file_next_to
 from .logger import get_logger
 
 logger = get_logger("ppgan.utils")
@@ -498,16 +498,6 @@ def output_kind(path):
     raise InputError("cannot write video '%s': use %s" % (path, _WRITE_CHOICES))
 
 
-def _temp_name(path):
-    """A temporary file next to `path` with the same extension (encoders pick the format by extension)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    base, ext = os.path.splitext(os.path.basename(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + base + ".", suffix=".tmp" + ext, dir=folder)
-    os.close(fd)
-    return tmp
-
-
 class _FfmpegSink:
     """H.264 (libx264, yuv420p) from raw RGB frames piped to an ffmpeg process; nothing is buffered here."""
 
@@ -713,10 +703,10 @@ class VideoWriter:
                                  % self.path)
             parent = os.path.dirname(os.path.abspath(self.path))
             os.makedirs(parent, exist_ok=True)
-            self._tmp = tempfile.mkdtemp(prefix="." + name + ".", suffix=".tmp", dir=parent)
+            self._tmp = temp_dir_next_to(os.path.join(parent, name))
             self._sink = _FolderSink(self._tmp)
         else:
-            self._tmp = _temp_name(self.path)
+            self._tmp = temp_file_next_to(self.path)
             if self.kind == "gif":
                 self._sink = _GifSink(self._tmp, self.fps)
             else:

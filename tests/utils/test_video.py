@@ -452,3 +452,20 @@ def test_copy_audio_only_into_mp4(tmp_path, frames, sources):
     with pytest.raises(InputError, match="anim.gif.*write the video as .mp4"):
         copy_audio(gif, sources["long"], str(tmp_path / "x.mp4"))
     assert os.listdir(tmp_path) == ["anim.gif"]
+
+
+def test_results_get_the_normal_permissions_of_new_files(tmp_path):
+    """Temporary files are created owner-only; the renamed results must not keep that mode."""
+    mask = os.umask(0o022)
+    try:
+        frames = np.zeros((2, 8, 8, 3), np.uint8)
+        image = save_image(str(tmp_path / "a.png"), frames[0])
+        video = str(tmp_path / "v.mp4")
+        write_video(video, frames)
+        folder = str(tmp_path / "frames")
+        write_video(folder, frames)
+        for path in (image, video, os.path.join(folder, "00000.png")):
+            assert os.stat(path).st_mode & 0o777 == 0o644, path
+        assert os.stat(folder).st_mode & 0o777 == 0o755
+    finally:
+        os.umask(mask)
