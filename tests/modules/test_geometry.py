@@ -101,3 +101,14 @@ def test_random_transform_identity_keeps_the_frame():
     drawn = RandomTransform.sample(3, 0.05, 0.005, 5)
     assert drawn.theta.shape == [3, 2, 3] and drawn.control_params.shape == [3, 1, 25]
     assert drawn.transform_frame(paddle.rand([3, 3, 8, 8])).shape == [3, 3, 8, 8]
+
+
+def test_shape_distance_ignores_position_and_size():
+    from ppgan.modules.geometry import normalize_shape, shape_distance
+    pts = np.array([[0.1, 0.2], [0.5, -0.3], [-0.4, 0.1], [0.0, 0.6]])
+    assert shape_distance(pts, pts * 2.5 + [0.3, -0.1]) < 1e-20
+    assert abs(normalize_shape(pts).mean(axis=0)).max() < 1e-12
+    other = pts.copy()
+    other[0] += [0.2, 0.0]
+    assert shape_distance(pts, other) > 1e-3
+    assert shape_distance(np.zeros((3, 2)), np.zeros((3, 2))) == 0   # degenerate: no division by zero
