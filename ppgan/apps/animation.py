@@ -15,7 +15,8 @@ from ppgan.apps import face_crop
 from ppgan.utils.errors import InputError
 from ppgan.utils.image import to_rgb_float
 from ppgan.utils.logger import get_logger
-from ppgan.utils.video import VideoWriter, copy_audio, count_frames, iter_frames, read_frames, read_image, video_fps
+from ppgan.utils.video import (VideoWriter, copy_audio, frame_count_hint, iter_frames, read_frames, read_image,
+                               video_fps)
 
 logger = get_logger("ppgan.apps")
 
@@ -123,12 +124,7 @@ class Animation:
     def write(self, path, best_frame=None, find_best_frame=False, audio=False):
         """Animate into `path` (.mp4, .gif or a folder of PNGs); returns the number of frames written."""
         fps = video_fps(self.driving_path)
-        try:
-            total = count_frames(self.driving_path)
-        except InputError:
-            total = None
-        if best_frame is not None and total is not None and best_frame >= total:
-            raise InputError("--best_frame %d is past the end of the driving video (%d frames)" % (best_frame, total))
+        total = frame_count_hint(self.driving_path)
         target = path
         if audio:
             folder, name = os.path.split(os.path.abspath(path))

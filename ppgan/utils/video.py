@@ -295,6 +295,22 @@ def count_frames(path, frame_shape=None):
     return n
 
 
+def frame_count_hint(path):
+    """A cheap frame count for progress bars: exact for folders and gifs, the container's estimate for
+    video files (no decoding), None when unknown or unreadable."""
+    try:
+        if _kind(os.fspath(path)) in ("folder", "gif"):
+            return count_frames(path)
+        cap = cv2.VideoCapture(os.fspath(path))
+        try:
+            n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+        finally:
+            cap.release()
+        return n if n > 0 else None
+    except (InputError, OSError, ValueError):
+        return None
+
+
 def _check_indices(path, indices, total=None):
     for i in indices:
         if i < 0:
