@@ -283,3 +283,28 @@ def test_face_crop_pastes_animated_faces_into_the_full_source(model, tmp_path):
 def test_crop_face_without_a_face_is_an_error(model, inputs, tmp_path, capsys):
     assert _demo(model, *inputs, str(tmp_path / "out"), "--crop", "face") == 2
     assert "no face found in the source image" in capsys.readouterr().err
+
+
+def test_no_model_and_no_default_says_how_to_get_one(inputs, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(demo, "DEFAULT_WEIGHTS", str(tmp_path / "missing.pdparams"))
+    with pytest.raises(SystemExit) as e:
+        run(demo.main, ["--source_image", inputs[0], "--driving_video", inputs[1], "--output", str(tmp_path / "o")])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "default model is missing" in err and "convert_torch_weights.py" in err and "vox-cpk.pth.tar" in err
+
+
+def test_the_shipped_default_model_animates_the_samples(tmp_path):
+    """The README's main command, on the shipped model and samples (a few frames via a PNG-folder driving)."""
+    assert os.path.isfile(demo.DEFAULT_WEIGHTS), "the default model must ship with the project"
+    samples = os.path.join(REPO, "applications", "samples")
+    driving = str(tmp_path / "drv")
+    write_video(driving, read_frames(os.path.join(samples, "driving.mp4"), list(range(0, 100, 10))))
+    out = str(tmp_path / "out")
+    with pytest.raises(SystemExit) as e:
+        run(demo.main, ["--source_image", os.path.join(samples, "source_a.png"), "--driving_video", driving,
+                        "--output", out, "--no-progress"])
+    assert e.value.code == 0
+    frames = np.stack(read_frames(os.path.join(out, "result.mp4"))).astype(np.float64)
+    assert len(frames) == 10
+    assert np.abs(np.diff(frames, axis=0)).mean() > 0.5     # it moves

@@ -1,0 +1,280 @@
+#!/usr/bin/env python
+"""Print the speed (frames/s) and peak memory of animating a generated driving video.
+
+    python benchmarks/animate.py                                    # synthetic 64, 100 frames, batch 8
+    python benchmarks/animate.py --frames 100 1000                  # + peak memory of 1000 / 100 frames
+    python benchmarks/animate.py -c configs/firstorder_vox_256.yaml --frames 50 --batch-size 1 4 8
+    python benchmarks/animate.py --model-only                       # predictor.iter_animate alone
+    python benchmarks/animate.py --threads 1 2                      # Paddle CPU threads (FLAGS_paddle_num_threads)
+
+End to end is the command line's path (`ppgan.apps.demo.main` with --crop none --cpu): decode the
+driving .mp4, animate in batches, encode H.264 into a temporary .mp4. `--model-only` times just
+`FirstOrderPredictor.iter_animate` on driving frames already in memory (a cycle of 32 distinct
+frames), so the cost of decoding and encoding is the difference between the two.
+
+The driving video shows a procedural cartoon face (ppgan.datasets.synthetic) at the model's size;
+it is rendered once per frame count, streamed into the file. Weights are random unless --weight_path
+is given: speed does not depend on their values. Columns: setup = building the model, loading the
+weights and (end to end) opening and probing the video; stream = the frames flowing through;
+frames/s = frames / stream; base = peak RSS after importing paddle and ppgan; peak = peak RSS of
+the whole run; ffmpeg = the encoder's own peak RSS (a separate process).
+"""
+import argparse
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+POOL = 32  # distinct in-memory driving frames of --model-only, cycled
+SEED = 7
+
+# Linux carries a process's peak RSS across fork + exec, so a measurement started by a big process
+# would report the starter's size: this process stays small (standard library only) and every import
+# of paddle, numpy or ppgan happens in the child processes it starts.
+
+
+def _face_frames(identity_index, num_frames, size):
+    """Stream the uint8 frames of a generated video: the frames are rendered one at a time, never held."""
+    from ppgan.datasets import synthetic
+
+    identity = synthetic.random_identity(synthetic._rng(SEED, identity_index))
+    motion = synthetic.random_motion(synthetic._rng(SEED, identity_index, 0, 1), num_frames)
+    background = synthetic.render_background(identity, size * synthetic.SUPERSAMPLE)
+    for i in range(num_frames):
+        yield synthetic.render_face(identity, motion, i, size, background)
+
+
+def _peak_mb(who="self"):
+    import resource
+
+    kind = resource.RUSAGE_SELF if who == "self" else resource.RUSAGE_CHILDREN
+    return resource.getrusage(kind).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def _vm_hwm_mb(pid):
+    """Peak RSS of a running process (VmHWM), or None when /proc does not tell."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# child processes: preparation and measurements
+
+
+def prepare(spec):
+    """Random weights, a source image and the driving videos in spec['work'] (kept if already there)."""
+    from ppgan.utils.config import load_config
+    from ppgan.utils.video import save_image, write_video
+
+    config = load_config(spec["config"])
+    size = spec["video_size"] or spec["image_size"] or config["dataset"]["frame_shape"][0]
+    weights = spec["weight_path"]
+    if weights is None:
+        name = os.path.splitext(os.path.basename(spec["config"]))[0]
+        weights = os.path.join(spec["work"], "random-%s.pdparams" % name)
+        if not os.path.exists(weights):
+            import paddle
+
+            from ppgan.models import build_nets
+            from ppgan.utils.checkpoint import save_weights
+
+            paddle.seed(0)
+            nets = build_nets(config["model"], ["kp_detector", "generator"])
+            save_weights({k: {n: v.numpy() for n, v in net.state_dict().items()} for k, net in nets.items()},
+                         weights)
+    source = os.path.join(spec["work"], "source-%d.png" % size)
+    if not os.path.exists(source):
+        save_image(source, next(_face_frames(1, 1, size)))
+    videos = {}
+    for n in spec["videos"]:
+        videos[n] = os.path.join(spec["work"], "driving-%d-%d.mp4" % (size, n))
+        if not os.path.exists(videos[n]):
+            start = time.perf_counter()
+            write_video(videos[n], _face_frames(2, n, size), fps=25)
+            print("generated %s (%d frames, %dx%d) in %.1f s"
+                  % (videos[n], n, size, size, time.perf_counter() - start), flush=True)
+    return {"weights": os.path.abspath(weights), "source": source, "videos": videos, "size": size}
+
+
+def _end_to_end(spec):
+    from ppgan.apps import demo
+    from ppgan.apps.first_order_predictor import FirstOrderPredictor
+    from ppgan.utils import video
+
+    marks = {}
+    iter_animate = FirstOrderPredictor.iter_animate
+
+    def timed_iter_animate(self, *args, **kwargs):
+        # the first call is where frames start to flow: everything before it is setup
+        marks.setdefault("stream", time.perf_counter())
+        return iter_animate(self, *args, **kwargs)
+
+    close = video._FfmpegSink.close
+
+    def measured_close(self):
+        # ffmpeg has encoded everything but the last few frames; its peak is read before it exits
+        marks["ffmpeg_mb"] = _vm_hwm_mb(self._proc.pid)
+        return close(self)
+
+    FirstOrderPredictor.iter_animate = timed_iter_animate
+    video._FfmpegSink.close = measured_close
+    argv = ["--config", spec["config"], "--weight_path", spec["weights"], "--source_image", spec["source"],
+            "--driving_video", spec["driving"], "--output", spec["out_dir"], "--filename", spec["out_name"],
+            "--batch_size", str(spec["batch_size"]), "--crop", "none", "--cpu", "--no-progress"]
+    if spec["image_size"]:
+        argv += ["--image_size", str(spec["image_size"])]
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):  # its "wrote ..." line
+        demo.main(argv)
+    end = time.perf_counter()
+    return {"setup": marks["stream"] - start, "stream": end - marks["stream"], "ffmpeg_mb": marks.get("ffmpeg_mb")}
+
+
+def _model_only(spec):
+    import numpy as np
+    import paddle
+
+    from ppgan.apps import FirstOrderPredictor
+    from ppgan.utils.video import read_image
+
+    paddle.set_device("cpu")
+    start = time.perf_counter()
+    predictor = FirstOrderPredictor(config=spec["config"], weight_path=spec["weights"],
+                                    image_size=spec["image_size"], batch_size=spec["batch_size"])
+    size = predictor.image_size[0] if predictor.image_size else 256
+    pool = [f.astype(np.float32) / 255.0 for f in _face_frames(2, min(POOL, spec["frames"]), size)]
+    source = read_image(spec["source"])
+    driving = (pool[i % len(pool)] for i in range(spec["frames"]))
+    setup_end = time.perf_counter()
+    count = sum(1 for _ in predictor.iter_animate(source, driving))
+    end = time.perf_counter()
+    return {"setup": setup_end - start, "stream": end - setup_end, "frames": count, "ffmpeg_mb": None}
+
+
+def measure(spec):
+    """One measurement, in a fresh process; returns its figures."""
+    import paddle
+
+    import ppgan  # noqa: F401
+
+    base = _peak_mb()
+    figures = (_model_only if spec["model_only"] else _end_to_end)(spec)
+    figures.update(base_mb=base, peak_mb=_peak_mb(),
+                   threads=paddle.get_flags(["FLAGS_paddle_num_threads"])["FLAGS_paddle_num_threads"])
+    if not spec["model_only"]:
+        from ppgan.utils.video import count_frames
+
+        out = os.path.join(spec["out_dir"], spec["out_name"])
+        figures["frames"] = count_frames(out)  # after the peak was read: decoding it is not part of the run
+        os.unlink(out)
+    return figures
+
+
+def child(task, spec_json):
+    from ppgan.utils.cli import quiet_warnings
+
+    quiet_warnings()
+    spec = json.loads(spec_json)
+    figures = (prepare if task == "prepare" else measure)(spec)
+    with open(spec["result"], "w") as f:
+        json.dump(figures, f)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the parent: runs the children and prints
+
+
+def _run(task, spec, threads=None):
+    env = dict(os.environ)
+    if threads is not None:
+        # read by Paddle at import: its MKL and OpenMP thread counts (Paddle's own default is 1)
+        env["FLAGS_paddle_num_threads"] = str(threads)
+        env["OMP_NUM_THREADS"] = str(threads)
+    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", task, json.dumps(spec)], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sys.stdout.write(proc.stdout)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr[-4000:])
+        raise SystemExit("%s failed (exit code %d): %s" % (task, proc.returncode, json.dumps(spec)))
+    with open(spec["result"]) as f:
+        return json.load(f)
+
+
+def _fmt(value, pattern):
+    return "-" if value is None else pattern % value
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-c", "--config", default="configs/firstorder_synthetic_64.yaml", help="the model config")
+    parser.add_argument("--weight_path", default=None, help="weights to load (default: random ones)")
+    parser.add_argument("--frames", type=int, nargs="+", default=[100],
+                        help="driving video lengths; with several, the peak memory ratio largest / smallest")
+    parser.add_argument("--batch-size", type=int, nargs="+", default=[8], help="driving frames per forward pass")
+    parser.add_argument("--threads", type=int, nargs="+", default=[None],
+                        help="Paddle CPU threads (FLAGS_paddle_num_threads and OMP_NUM_THREADS of the "
+                             "measurement); default: the environment's")
+    parser.add_argument("--image-size", type=int, default=None, help="model input side (default: the config's)")
+    parser.add_argument("--video-size", type=int, default=None, help="driving video side (default: the model's)")
+    parser.add_argument("--model-only", action="store_true",
+                        help="time predictor.iter_animate on in-memory frames (no decoding or encoding)")
+    parser.add_argument("--workdir", default=None,
+                        help="keep the generated videos and weights here and reuse them (default: a temporary "
+                             "folder, deleted at the end)")
+    parser.add_argument("--child", nargs=2, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+
+    config = os.path.abspath(os.path.join(REPO, args.config) if not os.path.exists(args.config) else args.config)
+    name = os.path.splitext(os.path.basename(config))[0]
+    with tempfile.TemporaryDirectory(prefix="ppgan-animate-bench-") as tmp:
+        work = os.path.abspath(args.workdir or tmp)
+        os.makedirs(work, exist_ok=True)
+        result = os.path.join(tmp, "figures.json")
+        made = _run("prepare", {"config": config, "weight_path": args.weight_path, "work": work,
+                                "image_size": args.image_size, "video_size": args.video_size,
+                                "videos": [] if args.model_only else sorted(set(args.frames)), "result": result})
+        print("%-10s %-24s %5s %6s %5s %7s %7s %8s %8s %7s %7s %9s"
+              % ("mode", "config", "size", "frames", "batch", "threads", "setup s", "stream s", "frames/s",
+                 "base MB", "peak MB", "ffmpeg MB"), flush=True)
+        rows = []
+        for threads in args.threads:
+            for batch in args.batch_size:
+                for n in args.frames:
+                    spec = {"config": config, "weights": made["weights"], "source": made["source"],
+                            "driving": made["videos"].get(str(n)), "out_dir": tmp, "out_name": "result.mp4",
+                            "batch_size": batch, "frames": n, "image_size": args.image_size,
+                            "model_only": args.model_only, "result": result}
+                    r = _run("measure", spec, threads)
+                    rows.append((threads, batch, n, r))
+                    print("%-10s %-24s %5d %6d %5d %7s %7.2f %8.2f %8.2f %7.0f %7.0f %9s"
+                          % ("model-only" if args.model_only else "end-to-end", name, args.image_size or made["size"],
+                             r["frames"], batch, r["threads"], r["setup"], r["stream"], r["frames"] / r["stream"],
+                             r["base_mb"], r["peak_mb"], _fmt(r["ffmpeg_mb"], "%.0f")), flush=True)
+        if len(set(args.frames)) > 1:
+            small, large = min(args.frames), max(args.frames)
+            for threads in args.threads:
+                for batch in args.batch_size:
+                    peak = {n: r["peak_mb"] for t, b, n, r in rows if t == threads and b == batch}
+                    print("peak RSS %d / %d frames (batch %d, threads %s): %.3fx"
+                          % (large, small, batch, "default" if threads is None else threads,
+                             peak[large] / peak[small]))
+
+
+if __name__ == "__main__":
+    main()
