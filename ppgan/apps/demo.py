@@ -86,9 +86,15 @@ def _check_args(args):
         raise InputError("--best_frame must be a frame index >= 0, got %d" % args.best_frame)
     if args.best_frame is not None and args.find_best_frame:
         raise InputError("give either --find_best_frame or --best_frame N, not both")
+    from ppgan.utils.video import source_kind
+
     for flag, path in (("--source_image", args.source_image), ("--driving_video", args.driving_video)):
         if not os.path.exists(path):
             raise InputError("%s '%s' does not exist; check the path" % (flag, path))
+    kind = source_kind(args.driving_video)
+    if kind in (None, "strip"):
+        raise InputError("--driving_video '%s' is not a video: give a .mp4/.mov/.avi/.mkv/.webm/.gif file or a "
+                         "folder of frames" % args.driving_video)
 
 
 def resolve_model(config, weight_path):

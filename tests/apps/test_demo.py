@@ -182,7 +182,7 @@ def _bad(tmp_path, name, data):
 @pytest.mark.parametrize("case", ["missing source", "missing driving", "corrupt source", "corrupt video",
                                   "empty video", "empty folder", "wrong checkpoint", "missing weights",
                                   "config without weights", "output is a file", "bad format", "best frame too far",
-                                  "audio to gif"])
+                                  "audio to gif", "image as driving", "text as driving"])
 def test_bad_input_is_one_line_and_exit_2(model, inputs, tmp_path, case, capsys, tiny_config):
     source, driving = inputs
     out = str(tmp_path / "out")
@@ -225,6 +225,10 @@ def test_bad_input_is_one_line_and_exit_2(model, inputs, tmp_path, case, capsys,
         extra = ["--best_frame", "99"]
     elif case == "audio to gif":
         extra = ["--audio", "--filename", "r.gif"]
+    elif case == "image as driving":
+        driving = source
+    elif case == "text as driving":
+        driving = _bad(tmp_path, "notes.txt", b"hello")
     before = _listing(out) if os.path.isdir(out) else None
     assert _demo(m, source, driving, out, *extra) == 2
     err = capsys.readouterr().err.strip().splitlines()
