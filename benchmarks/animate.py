@@ -5,7 +5,7 @@
     python benchmarks/animate.py --frames 100 1000                  # + peak memory of 1000 / 100 frames
     python benchmarks/animate.py -c configs/firstorder_vox_256.yaml --frames 50 --batch-size 1 4 8
     python benchmarks/animate.py --model-only                       # predictor.iter_animate alone
-    python benchmarks/animate.py --threads 1 2                      # Paddle CPU threads (FLAGS_paddle_num_threads)
+    python benchmarks/animate.py --threads 1 2                      # CPU threads (default: every core)
 
 End to end is the command line's path (`ppgan.apps.demo.main` with --crop none --cpu): decode the
 driving .mp4, animate in batches, encode H.264 into a temporary .mp4. `--model-only` times just
@@ -42,20 +42,21 @@ SEED = 7
 
 def _face_frames(identity_index, num_frames, size):
     """Stream the uint8 frames of a generated video: the frames are rendered one at a time, never held."""
+    import numpy as np
+
     from ppgan.datasets import synthetic
 
-    identity = synthetic.random_identity(synthetic._rng(SEED, identity_index))
-    motion = synthetic.random_motion(synthetic._rng(SEED, identity_index, 0, 1), num_frames)
+    identity = synthetic.random_identity(np.random.RandomState([SEED, identity_index]))
+    motion = synthetic.random_motion(np.random.RandomState([SEED, identity_index, 1]), num_frames)
     background = synthetic.render_background(identity, size * synthetic.SUPERSAMPLE)
     for i in range(num_frames):
         yield synthetic.render_face(identity, motion, i, size, background)
 
 
-def _peak_mb(who="self"):
+def _peak_mb():
     import resource
 
-    kind = resource.RUSAGE_SELF if who == "self" else resource.RUSAGE_CHILDREN
-    return resource.getrusage(kind).ru_maxrss / 1024.0  # KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
 def _vm_hwm_mb(pid):
@@ -120,6 +121,7 @@ def _end_to_end(spec):
     def timed_iter_animate(self, *args, **kwargs):
         # the first call is where frames start to flow: everything before it is setup
         marks.setdefault("stream", time.perf_counter())
+        marks["threads"] = getattr(self, "num_threads", None)
         return iter_animate(self, *args, **kwargs)
 
     close = video._FfmpegSink.close
@@ -140,7 +142,8 @@ def _end_to_end(spec):
     with contextlib.redirect_stdout(io.StringIO()):  # its "wrote ..." line
         demo.main(argv)
     end = time.perf_counter()
-    return {"setup": marks["stream"] - start, "stream": end - marks["stream"], "ffmpeg_mb": marks.get("ffmpeg_mb")}
+    return {"setup": marks["stream"] - start, "stream": end - marks["stream"], "ffmpeg_mb": marks.get("ffmpeg_mb"),
+            "threads": marks["threads"]}
 
 
 def _model_only(spec):
@@ -161,7 +164,8 @@ def _model_only(spec):
     setup_end = time.perf_counter()
     count = sum(1 for _ in predictor.iter_animate(source, driving))
     end = time.perf_counter()
-    return {"setup": setup_end - start, "stream": end - setup_end, "frames": count, "ffmpeg_mb": None}
+    return {"setup": setup_end - start, "stream": end - setup_end, "frames": count, "ffmpeg_mb": None,
+            "threads": getattr(predictor, "num_threads", None)}
 
 
 def measure(spec):
@@ -172,8 +176,9 @@ def measure(spec):
 
     base = _peak_mb()
     figures = (_model_only if spec["model_only"] else _end_to_end)(spec)
-    figures.update(base_mb=base, peak_mb=_peak_mb(),
-                   threads=paddle.get_flags(["FLAGS_paddle_num_threads"])["FLAGS_paddle_num_threads"])
+    figures.update(base_mb=base, peak_mb=_peak_mb())
+    if figures["threads"] is None:  # a predictor without num_threads runs on Paddle's setting
+        figures["threads"] = paddle.get_flags(["FLAGS_paddle_num_threads"])["FLAGS_paddle_num_threads"]
     if not spec["model_only"]:
         from ppgan.utils.video import count_frames
 
@@ -200,7 +205,7 @@ def child(task, spec_json):
 def _run(task, spec, threads=None):
     env = dict(os.environ)
     if threads is not None:
-        # read by Paddle at import: its MKL and OpenMP thread counts (Paddle's own default is 1)
+        # FirstOrderPredictor's default follows FLAGS_paddle_num_threads; Paddle reads both at import
         env["FLAGS_paddle_num_threads"] = str(threads)
         env["OMP_NUM_THREADS"] = str(threads)
     proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", task, json.dumps(spec)], env=env,
@@ -225,8 +230,8 @@ def main():
                         help="driving video lengths; with several, the peak memory ratio largest / smallest")
     parser.add_argument("--batch-size", type=int, nargs="+", default=[8], help="driving frames per forward pass")
     parser.add_argument("--threads", type=int, nargs="+", default=[None],
-                        help="Paddle CPU threads (FLAGS_paddle_num_threads and OMP_NUM_THREADS of the "
-                             "measurement); default: the environment's")
+                        help="CPU threads: sets FLAGS_paddle_num_threads (which FirstOrderPredictor follows) and "
+                             "OMP_NUM_THREADS for the measurement; default: the predictor's default (every core)")
     parser.add_argument("--image-size", type=int, default=None, help="model input side (default: the config's)")
     parser.add_argument("--video-size", type=int, default=None, help="driving video side (default: the model's)")
     parser.add_argument("--model-only", action="store_true",

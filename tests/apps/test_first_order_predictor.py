@@ -96,3 +96,13 @@ def test_gradients_stay_enabled_while_frames_are_consumed(predictor, rng):
     x = paddle.to_tensor([1.0], stop_gradient=False)
     (x * 2).sum().backward()
     assert x.grad is not None
+
+
+def test_cpu_threads_do_not_change_results(tiny_config, tiny_weights, rng):
+    source, video = rng.uniform(0, 1, (32, 32, 3)), _video(rng, 3)
+    one = FirstOrderPredictor(tiny_config, tiny_weights, num_threads=1).animate(source, video)
+    two = FirstOrderPredictor(tiny_config, tiny_weights, num_threads=2).animate(source, video)
+    np.testing.assert_allclose(one, two, atol=1e-5)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(InputError, match="num_threads"):
+            FirstOrderPredictor(tiny_config, tiny_weights, num_threads=bad)
