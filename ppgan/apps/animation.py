@@ -38,6 +38,10 @@ class Animation:
         if self.size[0] != self.size[1]:
             raise InputError("the model's image size must be square, got %dx%d" % (self.size[1], self.size[0]))
         self.source = to_rgb_float(read_image(source_path), "source image '%s'" % source_path)
+        # without face cropping, frames come out at the model's resolution with the source's aspect:
+        # enlarging them to the source's own size would add pixels and encoding work, not detail
+        scale = self.size[0] / max(self.source.shape[:2])
+        self.output_shape = tuple(max(1, int(round(n * scale))) for n in self.source.shape[:2])
         self.driving_path = driving_path
         self.ratio = ratio
         self.progress = progress
@@ -90,7 +94,7 @@ class Animation:
     def _compose(self, animated):
         """One output frame from the animated square(s)."""
         if not self.source_boxes:
-            return face_crop.unfit_square(animated[0], self.source.shape)
+            return face_crop.unfit_square(animated[0], self.output_shape)
         frame = self.source
         for box, crop in zip(self.source_boxes, animated):
             frame = face_crop.paste_back(frame, crop, box, self.ratio)
