@@ -54,5 +54,18 @@ def tiny_config():
 
 
 @pytest.fixture
+def tiny_weights(tiny_config, tmp_path):
+    """A .pdparams of the tiny model's kp_detector and generator (seeded random weights)."""
+    import paddle
+    from ppgan.models import build_nets
+    from ppgan.utils.checkpoint import save_weights
+    paddle.seed(1)
+    nets = build_nets(tiny_config["model"], ["kp_detector", "generator"])
+    path = str(tmp_path / "tiny.pdparams")
+    save_weights({k: {n: v.numpy() for n, v in net.state_dict().items()} for k, net in nets.items()}, path)
+    return path
+
+
+@pytest.fixture
 def rng():
     return np.random.RandomState(0)

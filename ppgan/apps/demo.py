@@ -65,7 +65,8 @@ def build_parser():
     parser.add_argument("--crop", choices=("none", "face", "auto"), default="auto",
                         help="face: animate a square around the face of source and driving (OpenCV face detector) and "
                              "paste it back into the full source; none: animate the whole frame, padded to a "
-                             "square (never stretched), written at the model's resolution; auto: face when a face is found in the source, else none")
+                             "square (never stretched), written at the model's resolution; auto: face when a face is "
+                             "found in the source, else none")
     parser.add_argument("--ratio", type=float, default=0.4,
                         help="with face cropping, the width of the soft edge where the animated face is blended "
                              "into the source, as a fraction of the radius of the ellipse inside the crop (0 < ratio <= 1)")

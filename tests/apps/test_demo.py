@@ -4,15 +4,12 @@ import subprocess
 import sys
 
 import numpy as np
-import paddle
 import pytest
 import yaml
 
 from conftest import REPO
 from ppgan.apps import FirstOrderPredictor
 from ppgan.apps import demo
-from ppgan.models import build_nets
-from ppgan.utils.checkpoint import save_weights
 from ppgan.utils.cli import run
 from ppgan.utils.video import count_frames, has_audio, read_frames, read_image, save_image, video_fps, write_video
 
@@ -20,12 +17,9 @@ SCRIPT = os.path.join(REPO, "applications", "tools", "first-order-demo.py")
 
 
 @pytest.fixture
-def model(tiny_config, tmp_path):
+def model(tiny_config, tiny_weights, tmp_path):
     """(config path, weights path) of a tiny random model working at 32x32."""
-    paddle.seed(1)
-    nets = build_nets(tiny_config["model"], ["kp_detector", "generator"])
-    weights = str(tmp_path / "tiny.pdparams")
-    save_weights({k: {n: v.numpy() for n, v in net.state_dict().items()} for k, net in nets.items()}, weights)
+    weights = tiny_weights
     config = str(tmp_path / "tiny.yaml")
     with open(config, "w") as f:
         yaml.safe_dump(tiny_config, f)

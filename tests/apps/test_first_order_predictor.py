@@ -3,18 +3,7 @@ import paddle
 import pytest
 
 from ppgan.apps import FirstOrderPredictor
-from ppgan.models import build_nets
-from ppgan.utils.checkpoint import save_weights
 from ppgan.utils.errors import CheckpointError, ConfigError, InputError
-
-
-@pytest.fixture
-def tiny_weights(tiny_config, tmp_path):
-    paddle.seed(1)
-    nets = build_nets(tiny_config["model"], ["kp_detector", "generator"])
-    path = str(tmp_path / "tiny.pdparams")
-    save_weights({k: {n: v.numpy() for n, v in net.state_dict().items()} for k, net in nets.items()}, path)
-    return path
 
 
 @pytest.fixture
