@@ -16,7 +16,11 @@ setup(
     python_requires=">=3.8",
     install_requires=requirements,
     extras_require={
-        "test": ["pytest"],
+        # the tests cover the ONNX path too
+        "test": ["pytest", "paddle2onnx>=1.2", "onnxruntime>=1.16"],
+        # --backend onnx: export with paddle2onnx (2.x for Paddle 3's programs, 1.x for Paddle 2.6), run with
+        # ONNX Runtime; the fastest CPU backend (docs/deployment.md)
+        "onnx": ["paddle2onnx>=1.2", "onnxruntime>=1.16"],
         # Training curves and images in VisualDL (the trainer logs to train.log without it).
         "visualdl": ["visualdl"],
         # Only for cross-checking the converter against torch.load; conversion itself does not need it.

@@ -6,18 +6,33 @@
     python benchmarks/animate.py -c configs/firstorder_vox_256.yaml --frames 50 --batch-size 1 4 8
     python benchmarks/animate.py --model-only                       # predictor.iter_animate alone
     python benchmarks/animate.py --threads 1 2                      # CPU threads (default: every core)
+    python benchmarks/animate.py --backend dygraph inference onnx   # each backend (default: auto)
+    python benchmarks/animate.py -c configs/firstorder_vox_256.yaml --model-only --frames 32 \
+        --batch-size 1 8 --backend dygraph inference onnx --torch-original ~/first-order-model
 
 End to end is the command line's path (`ppgan.apps.demo.main` with --crop none --cpu): decode the
 driving .mp4, animate in batches, encode H.264 into a temporary .mp4. `--model-only` times just
 `FirstOrderPredictor.iter_animate` on driving frames already in memory (a cycle of 32 distinct
-frames), so the cost of decoding and encoding is the difference between the two.
+frames), so the cost of decoding and encoding is the difference between the two. Model-only runs
+animate one batch before the clock starts (oneDNN and ONNX Runtime prepare their kernels on the
+first call) and count it as setup.
+
+`--torch-original DIR` (a checkout of https://github.com/AliaksandrSiarohin/first-order-model, never
+part of this project; needs torch) also times the original's own animation loop, `make_animation`
+of DIR/demo.py with `normalize_kp` of DIR/animate.py (taken from those files; their other imports,
+datasets and video I/O, are not needed), on the same weights, source and driving frames, in a
+process with the same thread count, after one warm-up frame. The original computes grid sampling
+with align_corners=False (PyTorch >= 1.3), so with --torch-original every backend runs with
+align_corners=False too, and the largest difference between its frames and the original's is
+printed ("max |diff|").
 
 The driving video shows a procedural cartoon face (ppgan.datasets.synthetic) at the model's size;
 it is rendered once per frame count, streamed into the file. Weights are random unless --weight_path
 is given: speed does not depend on their values. Columns: setup = building the model, loading the
-weights and (end to end) opening and probing the video; stream = the frames flowing through;
-frames/s = frames / stream; base = peak RSS after importing paddle and ppgan; peak = peak RSS of
-the whole run; ffmpeg = the encoder's own peak RSS (a separate process).
+weights (static backends: exporting it, once per cache folder, and loading the export) and (end to
+end) opening and probing the video; stream = the frames flowing through; frames/s = frames /
+stream; base = peak RSS after importing paddle and ppgan; peak = peak RSS of the whole run;
+ffmpeg = the encoder's own peak RSS (a separate process).
 """
 import argparse
 import contextlib
@@ -122,6 +137,7 @@ def _end_to_end(spec):
         # the first call is where frames start to flow: everything before it is setup
         marks.setdefault("stream", time.perf_counter())
         marks["threads"] = getattr(self, "num_threads", None)
+        marks["backend"] = getattr(self, "backend", "dygraph")
         return iter_animate(self, *args, **kwargs)
 
     close = video._FfmpegSink.close
@@ -135,7 +151,8 @@ def _end_to_end(spec):
     video._FfmpegSink.close = measured_close
     argv = ["--config", spec["config"], "--weight_path", spec["weights"], "--source_image", spec["source"],
             "--driving_video", spec["driving"], "--output", spec["out_dir"], "--filename", spec["out_name"],
-            "--batch_size", str(spec["batch_size"]), "--crop", "none", "--cpu", "--no-progress"]
+            "--batch_size", str(spec["batch_size"]), "--crop", "none", "--cpu", "--no-progress",
+            "--backend", spec["backend"]]
     if spec["image_size"]:
         argv += ["--image_size", str(spec["image_size"])]
     start = time.perf_counter()
@@ -143,7 +160,7 @@ def _end_to_end(spec):
         demo.main(argv)
     end = time.perf_counter()
     return {"setup": marks["stream"] - start, "stream": end - marks["stream"], "ffmpeg_mb": marks.get("ffmpeg_mb"),
-            "threads": marks["threads"]}
+            "threads": marks["threads"], "backend": marks["backend"]}
 
 
 def _model_only(spec):
@@ -156,16 +173,99 @@ def _model_only(spec):
     paddle.set_device("cpu")
     start = time.perf_counter()
     predictor = FirstOrderPredictor(config=spec["config"], weight_path=spec["weights"],
-                                    image_size=spec["image_size"], batch_size=spec["batch_size"])
+                                    image_size=spec["image_size"], batch_size=spec["batch_size"],
+                                    backend=spec["backend"], align_corners=spec["align_corners"])
     size = predictor.image_size[0] if predictor.image_size else 256
     pool = [f.astype(np.float32) / 255.0 for f in _face_frames(2, min(POOL, spec["frames"]), size)]
     source = read_image(spec["source"])
+    for _ in predictor.iter_animate(source, pool[:spec["batch_size"]]):  # warm-up
+        pass
     driving = (pool[i % len(pool)] for i in range(spec["frames"]))
     setup_end = time.perf_counter()
-    count = sum(1 for _ in predictor.iter_animate(source, driving))
+    kept, count = [], 0
+    for frame in predictor.iter_animate(source, driving):
+        if count < spec["keep"]:
+            kept.append(frame)
+        count += 1
     end = time.perf_counter()
+    if kept:
+        np.save(spec["frames_file"], np.stack(kept))
     return {"setup": setup_end - start, "stream": end - setup_end, "frames": count, "ffmpeg_mb": None,
-            "threads": getattr(predictor, "num_threads", None)}
+            "threads": getattr(predictor, "num_threads", None), "backend": predictor.backend}
+
+
+def _original_functions(checkout):
+    """make_animation (demo.py) and normalize_kp (animate.py) of the original, compiled from their source alone."""
+    import ast
+
+    import numpy as np
+    import torch
+    from scipy.spatial import ConvexHull
+    from tqdm import tqdm
+
+    namespace = {"np": np, "torch": torch, "ConvexHull": ConvexHull, "tqdm": tqdm}
+    for filename, name in (("animate.py", "normalize_kp"), ("demo.py", "make_animation")):
+        with open(os.path.join(checkout, filename)) as f:
+            tree = ast.parse(f.read(), filename)
+        found = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == name]
+        if not found:
+            raise SystemExit("%s has no function %s: is %s a checkout of first-order-model?"
+                             % (filename, name, checkout))
+        exec(compile(ast.Module(body=found, type_ignores=[]), os.path.join(checkout, filename), "exec"), namespace)
+    return namespace["make_animation"]
+
+
+def _torch_original(spec):
+    """The original's make_animation on the same weights and frames (model only, batch 1, CPU)."""
+    import numpy as np
+    import torch
+
+    from ppgan.convert.converter import to_torch_state_dict
+    from ppgan.utils.checkpoint import read_weights
+    from ppgan.utils.config import load_config, to_original_model_params
+    from ppgan.utils.video import read_image
+
+    checkout = os.path.abspath(os.path.expanduser(spec["torch_original"]))
+    sys.path.insert(0, checkout)
+    from modules.generator import OcclusionAwareGenerator
+    from modules.keypoint_detector import KPDetector
+
+    torch.set_num_threads(spec["torch_threads"])
+    make_animation = _original_functions(checkout)
+    start = time.perf_counter()
+    params = to_original_model_params(load_config(spec["config"])["model"])
+    generator = OcclusionAwareGenerator(**params["generator_params"], **params["common_params"])
+    kp_detector = KPDetector(**params["kp_detector_params"], **params["common_params"])
+    weights = read_weights(spec["weights"])
+    for net, name in ((generator, "generator"), (kp_detector, "kp_detector")):
+        state = {k: torch.from_numpy(np.asarray(v)) for k, v in to_torch_state_dict(weights[name]).items()}
+        net.load_state_dict(state)
+        net.eval()
+    size = spec["image_size"] or load_config(spec["config"])["dataset"]["frame_shape"][0]
+    pool = [f.astype(np.float32) / 255.0 for f in _face_frames(2, min(POOL, spec["frames"]), size)]
+    source = read_image(spec["source"]).astype(np.float32) / 255.0
+    driving = [pool[i % len(pool)] for i in range(spec["frames"])]
+    quiet = {"disable": True}
+    import tqdm as tqdm_module
+
+    make_animation.__globals__["tqdm"] = lambda it, **kw: tqdm_module.tqdm(it, **dict(kw, **quiet))
+    make_animation(source, driving[:1], generator, kp_detector, relative=True, adapt_movement_scale=True, cpu=True)
+    setup_end = time.perf_counter()
+    frames = make_animation(source, driving, generator, kp_detector, relative=True, adapt_movement_scale=True,
+                            cpu=True)
+    end = time.perf_counter()
+    if spec["keep"]:
+        np.save(spec["frames_file"], np.stack(frames[:spec["keep"]]).astype(np.float32))
+    return {"setup": setup_end - start, "stream": end - setup_end, "frames": len(frames), "ffmpeg_mb": None,
+            "threads": torch.get_num_threads(), "backend": "torch-original"}
+
+
+def compare(spec):
+    """Largest |difference| between the kept frames of each run and those of the original."""
+    import numpy as np
+
+    reference = np.load(spec["reference"])
+    return {path: float(np.abs(np.load(path) - reference).max()) for path in spec["runs"]}
 
 
 def measure(spec):
@@ -175,7 +275,10 @@ def measure(spec):
     import ppgan  # noqa: F401
 
     base = _peak_mb()
-    figures = (_model_only if spec["model_only"] else _end_to_end)(spec)
+    if spec.get("torch_original"):
+        figures = _torch_original(spec)
+    else:
+        figures = (_model_only if spec["model_only"] else _end_to_end)(spec)
     figures.update(base_mb=base, peak_mb=_peak_mb())
     if figures["threads"] is None:  # a predictor without num_threads runs on Paddle's setting
         figures["threads"] = paddle.get_flags(["FLAGS_paddle_num_threads"])["FLAGS_paddle_num_threads"]
@@ -193,7 +296,7 @@ def child(task, spec_json):
 
     quiet_warnings()
     spec = json.loads(spec_json)
-    figures = (prepare if task == "prepare" else measure)(spec)
+    figures = {"prepare": prepare, "measure": measure, "compare": compare}[task](spec)
     with open(spec["result"], "w") as f:
         json.dump(figures, f)
 
@@ -239,6 +342,17 @@ def main():
     parser.add_argument("--workdir", default=None,
                         help="keep the generated videos and weights here and reuse them (default: a temporary "
                              "folder, deleted at the end)")
+    parser.add_argument("--backend", nargs="+", default=["auto"],
+                        choices=("auto", "dygraph", "inference", "onnx"),
+                        help="where the model runs (FirstOrderPredictor's backend); static backends export into "
+                             "WORKDIR/export-cache once")
+    parser.add_argument("--torch-original", default=None, metavar="DIR",
+                        help="a checkout of the original PyTorch repository: also time its make_animation on the "
+                             "same weights and frames (model only, batch 1) and print each run's largest "
+                             "difference from its frames; every run then uses align_corners=False as the original "
+                             "does on PyTorch >= 1.3")
+    parser.add_argument("--keep", type=int, default=8,
+                        help="with --torch-original, how many leading frames of each run are compared")
     parser.add_argument("--child", nargs=2, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -254,28 +368,54 @@ def main():
         made = _run("prepare", {"config": config, "weight_path": args.weight_path, "work": work,
                                 "image_size": args.image_size, "video_size": args.video_size,
                                 "videos": [] if args.model_only else sorted(set(args.frames)), "result": result})
-        print("%-10s %-24s %5s %6s %5s %7s %7s %8s %8s %7s %7s %9s"
-              % ("mode", "config", "size", "frames", "batch", "threads", "setup s", "stream s", "frames/s",
-                 "base MB", "peak MB", "ffmpeg MB"), flush=True)
+        print("%-10s %-15s %-24s %5s %6s %5s %7s %7s %8s %8s %7s %7s %9s"
+              % ("mode", "backend", "config", "size", "frames", "batch", "threads", "setup s", "stream s",
+                 "frames/s", "base MB", "peak MB", "ffmpeg MB"), flush=True)
+        os.environ.setdefault("PPGAN_CACHE_DIR", os.path.join(work, "export-cache"))
+        compare_with = args.torch_original is not None
         rows = []
-        for threads in args.threads:
-            for batch in args.batch_size:
-                for n in args.frames:
-                    spec = {"config": config, "weights": made["weights"], "source": made["source"],
-                            "driving": made["videos"].get(str(n)), "out_dir": tmp, "out_name": "result.mp4",
-                            "batch_size": batch, "frames": n, "image_size": args.image_size,
-                            "model_only": args.model_only, "result": result}
-                    r = _run("measure", spec, threads)
-                    rows.append((threads, batch, n, r))
-                    print("%-10s %-24s %5d %6d %5d %7s %7.2f %8.2f %8.2f %7.0f %7.0f %9s"
-                          % ("model-only" if args.model_only else "end-to-end", name, args.image_size or made["size"],
-                             r["frames"], batch, r["threads"], r["setup"], r["stream"], r["frames"] / r["stream"],
-                             r["base_mb"], r["peak_mb"], _fmt(r["ffmpeg_mb"], "%.0f")), flush=True)
+
+        def show(mode, backend, threads, batch, r):
+            print("%-10s %-15s %-24s %5d %6d %5d %7s %7.2f %8.2f %8.2f %7.0f %7.0f %9s"
+                  % (mode, backend, name, args.image_size or made["size"], r["frames"], batch, r["threads"],
+                     r["setup"], r["stream"], r["frames"] / r["stream"], r["base_mb"], r["peak_mb"],
+                     _fmt(r["ffmpeg_mb"], "%.0f")), flush=True)
+
+        for backend in args.backend:
+            for threads in args.threads:
+                for batch in args.batch_size:
+                    for n in args.frames:
+                        spec = {"config": config, "weights": made["weights"], "source": made["source"],
+                                "driving": made["videos"].get(str(n)), "out_dir": tmp, "out_name": "result.mp4",
+                                "batch_size": batch, "frames": n, "image_size": args.image_size,
+                                "model_only": args.model_only, "result": result, "backend": backend,
+                                "align_corners": False if compare_with else None,
+                                "keep": args.keep if compare_with and args.model_only else 0,
+                                "frames_file": os.path.join(tmp, "frames-%d.npy" % len(rows))}
+                        r = _run("measure", spec, threads)
+                        rows.append((threads, batch, n, r, spec, backend))
+                        show("model-only" if args.model_only else "end-to-end", "%s (%s)" % (backend, r["backend"])
+                             if backend == "auto" else backend, threads, batch, r)
+        if compare_with:
+            threads = args.threads[0]
+            spec = dict(rows[0][4], torch_original=args.torch_original, batch_size=1, frames=max(args.frames),
+                        keep=args.keep, frames_file=os.path.join(tmp, "frames-original.npy"),
+                        torch_threads=threads or len(os.sched_getaffinity(0)))
+            original = _run("measure", spec, threads)
+            show("model-only", "torch-original", threads, 1, original)
+            runs = [row[4]["frames_file"] for row in rows if os.path.exists(row[4]["frames_file"])]
+            if runs:
+                diffs = _run("compare", {"reference": spec["frames_file"], "runs": runs, "result": result})
+                for threads_, batch, n, r, run_spec, backend in rows:
+                    if run_spec["frames_file"] in diffs:
+                        print("max |diff| vs the original, first %d frames: %-9s batch %d: %.2e   speed %.2fx"
+                              % (args.keep, backend, batch, diffs[run_spec["frames_file"]],
+                                 (r["frames"] / r["stream"]) / (original["frames"] / original["stream"])))
         if len(set(args.frames)) > 1:
             small, large = min(args.frames), max(args.frames)
             for threads in args.threads:
                 for batch in args.batch_size:
-                    peak = {n: r["peak_mb"] for t, b, n, r in rows if t == threads and b == batch}
+                    peak = {n: r["peak_mb"] for t, b, n, r, _, _ in rows if t == threads and b == batch}
                     print("peak RSS %d / %d frames (batch %d, threads %s): %.3fx"
                           % (large, small, batch, "default" if threads is None else threads,
                              peak[large] / peak[small]))

@@ -26,6 +26,17 @@ def parity_path(*parts):
     return path
 
 
+def require_onnx():
+    """Skip without the ONNX extra (paddle2onnx + onnxruntime); fail instead in CI (PPGAN_REQUIRE_PARITY=1)."""
+    from ppgan.apps.export import onnx_available
+
+    if not onnx_available():
+        message = 'the ONNX extra is not installed: pip install -e ".[test]" (or ".[onnx]")'
+        if REQUIRE_PARITY:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 def parity_cases():
     """(model, align_corners) pairs of every io-*.npz the fixtures are expected to hold."""
     cases = [(m, False) for m in PARITY_MODELS]
@@ -45,6 +56,19 @@ TINY_MODEL = {
     "discriminator": {"name": "MultiScaleDiscriminator", "scales": [1], "block_expansion": 4, "max_features": 16,
                       "num_blocks": 2, "sn": True},
 }
+
+
+@pytest.fixture(autouse=True, scope="session")
+def export_cache(tmp_path_factory):
+    """Exports made for the static backends go to a temporary cache, never the user's ~/.cache."""
+    folder = str(tmp_path_factory.mktemp("export-cache"))
+    previous = os.environ.get("PPGAN_CACHE_DIR")
+    os.environ["PPGAN_CACHE_DIR"] = folder
+    yield folder
+    if previous is None:
+        os.environ.pop("PPGAN_CACHE_DIR", None)
+    else:
+        os.environ["PPGAN_CACHE_DIR"] = previous
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ does not depend on the video's length; the result appears under its name only wh
 import argparse
 import os
 
+from ppgan.apps.backends import BACKENDS
 from ppgan.utils.errors import CheckpointError, InputError
 from ppgan.utils.logger import get_logger
 
@@ -22,27 +23,16 @@ RELEASED_HELP = (
     "configs/firstorder_vox_256.yaml' and pass --config configs/firstorder_vox_256.yaml --weight_path vox.pdparams")
 
 
-def build_parser():
-    """The argument parser of the demo; every flag says what it does."""
-    parser = argparse.ArgumentParser(
-        prog="first-order-demo.py",
-        description="Make the object in --source_image move like the one in --driving_video (First Order Motion "
-                    "Model). Without --config/--weight_path the small model shipped with the project is used "
-                    "(trained on synthetic cartoon faces, 64x64).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--config", default=None,
-                        help="model config (configs/*.yaml or an original FOMM config); default: the shipped model's")
-    parser.add_argument("--weight_path", default=None,
-                        help="weights: .pdparams (training or tools/convert_torch_weights.py) or a PyTorch "
-                             ".pth.tar (converted in memory); default: the shipped model's")
+def add_input_args(parser):
+    """The source and driving video flags shared by the demo and tools/inference.py."""
     parser.add_argument("--source_image", required=True, help="the image to animate (PNG/JPEG/BMP; grey, RGB, "
                         "RGBA or 16-bit are converted)")
     parser.add_argument("--driving_video", required=True,
                         help="the motion: a video file (.mp4/.mov/.avi/.mkv/.webm/.gif) or a folder of frames")
-    parser.add_argument("--output", default="output", help="folder the result is written to (created if missing)")
-    parser.add_argument("--filename", default="result.mp4",
-                        help="result name inside --output; its extension picks the format: .mp4 (H.264, the "
-                             "driving video's fps), .gif, or no extension for a folder of PNG frames")
+
+
+def add_animation_args(parser):
+    """How to animate: flags shared by the demo and tools/inference.py."""
     parser.add_argument("--relative", action=argparse.BooleanOptionalAction, default=True,
                         help="transfer the driving video's motion relative to its first (or best) frame onto the "
                              "source's own pose; --no-relative copies the driving keypoints' absolute positions")
@@ -54,12 +44,10 @@ def build_parser():
                              "source's (works for any category; costs one extra pass over the video)")
     parser.add_argument("--best_frame", type=int, default=None, metavar="N",
                         help="take driving frame N (0-based) as the motion reference instead of searching")
-    parser.add_argument("--cpu", action="store_true", help="run on the CPU even when a GPU is available")
-    parser.add_argument("--image_size", type=int, default=None,
-                        help="side of the square the model animates at (default: the config's dataset.frame_shape, "
-                             "else 256)")
     parser.add_argument("--batch_size", type=int, default=8,
                         help="driving frames per forward pass (the result does not depend on it)")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="CPU threads of the model (default: every core this process may use)")
     parser.add_argument("--audio", action="store_true",
                         help="copy the driving video's audio track into the result (.mp4 only)")
     parser.add_argument("--crop", choices=("none", "face", "auto"), default="auto",
@@ -73,13 +61,45 @@ def build_parser():
     parser.add_argument("--multi_person", action="store_true",
                         help="with face cropping, animate every face found in the source (default: the largest)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def build_parser():
+    """The argument parser of the demo; every flag says what it does."""
+    parser = argparse.ArgumentParser(
+        prog="first-order-demo.py",
+        description="Make the object in --source_image move like the one in --driving_video (First Order Motion "
+                    "Model). Without --config/--weight_path the small model shipped with the project is used "
+                    "(trained on synthetic cartoon faces, 64x64).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--config", default=None,
+                        help="model config (configs/*.yaml or an original FOMM config); default: the shipped model's")
+    parser.add_argument("--weight_path", default=None,
+                        help="weights: .pdparams (training or tools/convert_torch_weights.py) or a PyTorch "
+                             ".pth.tar (converted in memory); default: the shipped model's")
+    add_input_args(parser)
+    parser.add_argument("--output", default="output", help="folder the result is written to (created if missing)")
+    parser.add_argument("--filename", default="result.mp4",
+                        help="result name inside --output; its extension picks the format: .mp4 (H.264, the "
+                             "driving video's fps), .gif, or no extension for a folder of PNG frames")
+    add_animation_args(parser)
+    parser.add_argument("--backend", choices=BACKENDS, default="auto",
+                        help="where the model runs: dygraph (Paddle layers), inference (Paddle Inference; oneDNN on "
+                             "CPU), onnx (ONNX Runtime; pip install \"ppgan-fomm[onnx]\"), or auto: onnx on CPU when "
+                             "installed, else inference. inference/onnx export the model once per frame size into "
+                             "a cache ($PPGAN_CACHE_DIR, default ~/.cache/ppgan-fomm); results match dygraph within 1e-4")
+    parser.add_argument("--cpu", action="store_true", help="run on the CPU even when a GPU is available")
+    parser.add_argument("--image_size", type=int, default=None,
+                        help="side of the square the model animates at (default: the config's dataset.frame_shape, "
+                             "else 256)")
     return parser
 
 
 def _check_args(args):
+    if args.threads is not None and args.threads < 1:
+        raise InputError("--threads must be at least 1, got %d" % args.threads)
     if args.batch_size < 1:
         raise InputError("--batch_size must be at least 1, got %d" % args.batch_size)
-    if args.image_size is not None and args.image_size < 16:
+    if getattr(args, "image_size", None) is not None and args.image_size < 16:
         raise InputError("--image_size must be at least 16, got %d" % args.image_size)
     if not 0 < args.ratio <= 1:
         raise InputError("--ratio must be in (0, 1], got %g" % args.ratio)
@@ -143,36 +163,39 @@ def _set_device(cpu):
         paddle.set_device("gpu")
 
 
+def animate_to_file(predictor, args, out):
+    """Animate --source_image by --driving_video with `predictor` into `out`; prints and returns the frame count."""
+    from ppgan.apps.animation import Animation
+    from ppgan.utils.video import count_frames, output_kind
+
+    if args.audio and output_kind(out) != "mp4":
+        raise InputError("--audio needs an .mp4 result, not '%s'" % os.path.basename(out))
+    if args.best_frame is not None:
+        total = count_frames(args.driving_video)
+        if args.best_frame >= total:
+            raise InputError("--best_frame %d is past the end of the driving video (%d frames)"
+                             % (args.best_frame, total))
+    animation = Animation(predictor, args.source_image, args.driving_video, crop=args.crop, ratio=args.ratio,
+                          multi_person=args.multi_person, progress=not args.no_progress)
+    count = animation.write(out, best_frame=args.best_frame, find_best_frame=args.find_best_frame,
+                            audio=args.audio)
+    print("wrote %s (%d frames)" % (out, count))
+    return count
+
+
 def main(argv=None):
     """Parse `argv`, animate, write the result; returns the exit code."""
     args = build_parser().parse_args(argv)
     _check_args(args)
     config, weights = resolve_model(args.config, args.weight_path)
     out = output_path(args.output, args.filename)
-    from ppgan.utils.video import output_kind
-
-    if args.audio and output_kind(out) != "mp4":
-        raise InputError("--audio needs an .mp4 result; --filename is '%s'" % args.filename)
-
-    from ppgan.apps.animation import Animation
     from ppgan.apps.first_order_predictor import FirstOrderPredictor
 
-    if args.best_frame is not None:
-        from ppgan.utils.video import count_frames
-
-        total = count_frames(args.driving_video)
-        if args.best_frame >= total:
-            raise InputError("--best_frame %d is past the end of the driving video (%d frames)"
-                             % (args.best_frame, total))
     _set_device(args.cpu)
     predictor = FirstOrderPredictor(config=config, weight_path=weights, relative=args.relative,
                                     adapt_scale=args.adapt_scale, image_size=args.image_size,
-                                    batch_size=args.batch_size)
+                                    batch_size=args.batch_size, num_threads=args.threads, backend=args.backend)
     if predictor.image_size is None:
         predictor.image_size = (256, 256)
-    animation = Animation(predictor, args.source_image, args.driving_video, crop=args.crop, ratio=args.ratio,
-                          multi_person=args.multi_person, progress=not args.no_progress)
-    count = animation.write(out, best_frame=args.best_frame, find_best_frame=args.find_best_frame,
-                            audio=args.audio)
-    print("wrote %s (%d frames)" % (out, count))
+    animate_to_file(predictor, args, out)
     return 0

@@ -29,6 +29,25 @@ def convert_state_dict(state, net_name="net"):
     return out
 
 
+def to_torch_state_dict(state):
+    """A Paddle state dict (numpy values) under the original's PyTorch names (inverse of convert_state_dict).
+
+    BatchNorm gets `num_batches_tracked` back (0: eval mode never reads it). For running the original
+    code on our weights, e.g. benchmarks/animate.py --torch-original.
+    """
+    inverse = {paddle_name: torch_name for torch_name, paddle_name in _RENAMES.items() if paddle_name}
+    out = {}
+    for key, value in state.items():
+        head, _, leaf = key.rpartition(".")
+        if leaf in inverse:
+            out[head + "." + inverse[leaf]] = value
+            if leaf == "_mean":
+                out[head + ".num_batches_tracked"] = np.zeros((), dtype=np.int64)
+        else:
+            out[key] = value
+    return out
+
+
 def convert_torch_checkpoint(path, include_optimizers=False):
     """Read a PyTorch FOMM checkpoint and return {'generator', 'kp_detector', 'discriminator': state}.
 

@@ -7,16 +7,14 @@ import paddle.nn.functional as F
 
 def gaussian_kernel(scale):
     """The Gaussian blur applied before downsampling by `scale`: sigma = (1/scale - 1)/2,
-    size 2*round(4 sigma)+1, normalised to sum 1. Returns (size, size) float32 and the pads (ka, kb)."""
+    size 2*round(4 sigma)+1 (odd), normalised to sum 1. Returns the (size, size) float32 kernel."""
     sigma = (1 / scale - 1) / 2
     size = 2 * round(sigma * 4) + 1
-    ka = size // 2
-    kb = ka - 1 if size % 2 == 0 else ka
     grid = np.arange(size, dtype=np.float32)
     mean = (size - 1) / 2
     g = np.exp(-(grid - mean) ** 2 / (2 * sigma ** 2)).astype(np.float32)
     kernel = np.outer(g, g)
-    return (kernel / kernel.sum()).astype(np.float32), (ka, kb)
+    return (kernel / kernel.sum()).astype(np.float32)
 
 
 class AntiAliasInterpolation2d(nn.Layer):
@@ -27,7 +25,8 @@ class AntiAliasInterpolation2d(nn.Layer):
         self.scale = scale
         if scale == 1:
             return  # identity: no blur, no buffer (as the original's `down` modules are absent then)
-        kernel, (self.ka, self.kb) = gaussian_kernel(scale)
+        kernel = gaussian_kernel(scale)
+        self.pad = kernel.shape[0] // 2  # zero padding that keeps the size before striding, as the original's F.pad
         weight = np.tile(kernel[None, None], (channels, 1, 1, 1))
         self.register_buffer("weight", paddle.to_tensor(weight))
         self.groups = channels
@@ -36,9 +35,8 @@ class AntiAliasInterpolation2d(nn.Layer):
     def forward(self, x):
         if self.scale == 1.0:
             return x
-        out = F.pad(x, [self.ka, self.kb, self.ka, self.kb])
-        out = F.conv2d(out, self.weight, groups=self.groups)
-        return out[:, :, ::self.step, ::self.step]
+        # blurring only the kept pixels (stride) equals blurring everything and then striding
+        return F.conv2d(x, self.weight, stride=self.step, padding=self.pad, groups=self.groups)
 
 
 def scale_key(scale):

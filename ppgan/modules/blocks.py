@@ -40,6 +40,17 @@ class BatchNorm2d(nn.BatchNorm2D):
         return out
 
 
+def upsample_nearest_2x(x):
+    """Nearest-neighbour x2 upsampling (N, C, H, W) -> (N, C, 2H, 2W), each pixel copied into a 2x2 block.
+
+    Equal to F.interpolate(scale_factor=2, mode="nearest"), written as a broadcast: exported graphs
+    then need no interpolation op (Paddle 3.3's oneDNN runtime rejects its attributes and
+    paddle2onnx cannot convert its scale).
+    """
+    _, c, h, w = x.shape
+    return x.reshape([0, c, h, 1, w, 1]).expand([-1, c, h, 2, w, 2]).reshape([0, c, 2 * h, 2 * w])
+
+
 def batch_norm(num_features):
     """BatchNorm with PyTorch's defaults (momentum 0.1 there is 0.9 in Paddle's convention)."""
     return BatchNorm2d(num_features, momentum=0.9, epsilon=1e-5)
@@ -70,7 +81,7 @@ class UpBlock2d(nn.Layer):
         self.norm = batch_norm(out_features)
 
     def forward(self, x):
-        out = F.interpolate(x, scale_factor=2, mode="nearest")
+        out = upsample_nearest_2x(x)
         return F.relu(self.norm(self.conv(out)))
 
 

@@ -17,8 +17,8 @@ def sparse_motions(kp_driving, kp_source, height, width):
         jacobian = paddle.matmul(kp_source["jacobian"], inverse_2x2(kp_driving["jacobian"]))
         coords = apply_jacobian(jacobian, coords)
     driving_to_source = coords + kp_source["value"].unsqueeze([2, 3])
-    batch = driving_to_source.shape[0]
-    background = identity.expand([batch, 1, height, width, 2])
+    # broadcast by addition, not expand(): an exported graph's batch size is unknown until run time
+    background = paddle.zeros_like(driving_to_source[:, :1]) + identity
     return paddle.concat([background, driving_to_source], axis=1)
 
 

@@ -43,9 +43,15 @@ def inverse_2x2(matrix):
     """Inverse of a batch of 2x2 matrices (..., 2, 2).
 
     LU-based like torch.inverse, so results are bitwise equal to the original's; a closed-form
-    inverse differs by an ulp, which grid sampling near image borders amplifies to ~1e-5.
+    inverse differs by an ulp, which grid sampling near image borders amplifies to ~1e-5. Exported
+    graphs use the closed form (the adjugate over the determinant): ONNX has no matrix inverse.
     """
-    return paddle.linalg.inv(matrix)
+    if paddle.in_dynamic_mode():
+        return paddle.linalg.inv(matrix)
+    a, b = matrix[..., 0, 0], matrix[..., 0, 1]
+    c, d = matrix[..., 1, 0], matrix[..., 1, 1]
+    adjugate = paddle.stack([paddle.stack([d, -b], axis=-1), paddle.stack([-c, a], axis=-1)], axis=-2)
+    return adjugate / (a * d - b * c).unsqueeze([-1, -2])
 
 
 def apply_jacobian(jacobian, coords):
@@ -62,6 +68,12 @@ def apply_jacobian(jacobian, coords):
 
 def grid_sample(image, grid, align_corners, padding_mode="zeros"):
     """Bilinear sampling of `image` (N, C, H, W) at `grid` (N, Ho, Wo, 2); align_corners is explicit."""
+    def sample(img, coords):
+        return F.grid_sample(img, coords, mode="bilinear", padding_mode=padding_mode,
+                             align_corners=bool(align_corners))
+
+    if not paddle.in_dynamic_mode():  # an exported graph: no training, no guard ops in the deployed model
+        return sample(image, grid)
     if image.stop_gradient and not grid.stop_gradient and paddle.is_grad_enabled():
         # Paddle's CPU grid_sample backward crashes when only the grid needs a gradient.
         image = image.detach()
@@ -70,16 +82,44 @@ def grid_sample(image, grid, align_corners, padding_mode="zeros"):
     # instead and let the NaN reach the output through a zero-weighted sum, so that it is still reported.
     finite = paddle.isfinite(grid)
     safe = paddle.where(finite, grid, paddle.zeros_like(grid))
-    out = F.grid_sample(image, safe, mode="bilinear", padding_mode=padding_mode, align_corners=bool(align_corners))
-    return out + (grid - safe).sum() * 0
+    return sample(image, safe) + (grid - safe).sum() * 0
+
+
+def linear_resize_weights(size_in, size_out):
+    """(size_out, size_in) weights of 1-D linear resizing with half-pixel centres (align_corners=False):
+    output i samples the input at max((i + 0.5) * size_in / size_out - 0.5, 0), between its two neighbours."""
+    src = np.maximum((np.arange(size_out, dtype=np.float64) + 0.5) * (size_in / size_out) - 0.5, 0)
+    low = np.minimum(np.floor(src).astype(np.int64), size_in - 1)
+    high = np.minimum(low + 1, size_in - 1)
+    frac = src - low
+    weights = np.zeros((size_out, size_in), dtype=np.float64)
+    np.add.at(weights, (np.arange(size_out), low), 1 - frac)
+    np.add.at(weights, (np.arange(size_out), high), frac)
+    return weights.astype(np.float32)
+
+
+def resize_bilinear(x, height, width):
+    """Bilinear resizing of (N, C, h, w) to (N, C, height, width), as F.interpolate(align_corners=False).
+
+    Exported graphs compute it as two plain 2-D products with the interpolation weights: Paddle 3.3's
+    oneDNN runtime rejects the interpolation op's attributes, and its batched matmul corrupts memory
+    when a broadcast operand has one channel (the occlusion map) and two threads run it.
+    """
+    if paddle.in_dynamic_mode():
+        return F.interpolate(x, size=[height, width], mode="bilinear", align_corners=False)
+    _, c, h, w = x.shape
+    cols = paddle.assign(linear_resize_weights(w, width).T.copy())    # (w, width)
+    rows = paddle.assign(linear_resize_weights(h, height).T.copy())   # (h, height)
+    out = paddle.matmul(x.reshape([-1, w]), cols).reshape([-1, h, width]).transpose([0, 2, 1])
+    out = paddle.matmul(out.reshape([-1, h]), rows).reshape([-1, c, width, height])
+    return out.transpose([0, 1, 3, 2])
 
 
 def resize_deformation(deformation, height, width):
     """Bilinearly resize a (B, h, w, 2) deformation field to (B, height, width, 2)."""
     if deformation.shape[1] == height and deformation.shape[2] == width:
         return deformation
-    field = deformation.transpose([0, 3, 1, 2])
-    field = F.interpolate(field, size=[height, width], mode="bilinear", align_corners=False)
+    field = resize_bilinear(deformation.transpose([0, 3, 1, 2]), height, width)
     return field.transpose([0, 2, 3, 1])
 
 

@@ -144,6 +144,27 @@ def from_original(raw):
     return out
 
 
+def to_original_model_params(model):
+    """The original repository's ``model_params`` for a native ``model`` section (inverse of from_original).
+
+    Keys the original does not have (``align_corners``, the registry ``name``s) are left out.
+    """
+    def flat(section):
+        out = {k: v for k, v in section.items() if k not in ("name", "backbone", "dense_motion")}
+        out.update({k: v for k, v in (section.get("backbone") or {}).items() if k != "name"})
+        return out
+
+    common = {k: v for k, v in model["common"].items() if k != "align_corners"}
+    generator = flat(model["generator"])
+    if model["generator"].get("dense_motion") is not None:
+        generator["dense_motion_params"] = flat(model["generator"]["dense_motion"])
+    params = {"common_params": common, "kp_detector_params": flat(model["kp_detector"]),
+              "generator_params": generator}
+    if model.get("discriminator") is not None:
+        params["discriminator_params"] = flat(model["discriminator"])
+    return params
+
+
 def original_key_path(native_path):
     """Map a native key path to where the same key sits in an original-format file."""
     for new, old in _ORIGINAL_PATHS:

@@ -46,5 +46,5 @@ def test_encode_warp_decode_equals_forward(tiny_config, rng):
     gen = build_nets(tiny_config["model"], ["generator"])["generator"]
     gen.eval()
     src, kp_s, kp_d = paddle.rand([2, 3, 32, 32]), _kp(2, 4, rng), _kp(2, 4, rng)
-    features, _ = gen.warp_features(gen.encode(src), src, kp_d, kp_s)
+    features = gen.animate_features(gen.encode(src), src, kp_d, kp_s)
     np.testing.assert_array_equal(gen.decode(features).numpy(), gen(src, kp_d, kp_s)["prediction"].numpy())

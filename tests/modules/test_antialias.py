@@ -8,9 +8,8 @@ from ppgan.modules.antialias import AntiAliasInterpolation2d, ImagePyramide, gau
 
 @pytest.mark.parametrize("scale,size", [(0.5, 5), (0.25, 13), (0.125, 29)])
 def test_kernel_size_and_normalisation(scale, size):
-    kernel, (ka, kb) = gaussian_kernel(scale)
+    kernel = gaussian_kernel(scale)
     assert kernel.shape == (size, size)
-    assert ka == kb == size // 2
     assert abs(kernel.sum() - 1) < 1e-6
 
 
@@ -18,6 +17,21 @@ def test_kernel_matches_original_buffer():
     weights = np.load(parity_path("vox", "weights.npz"))
     down = AntiAliasInterpolation2d(3, 0.25)
     np.testing.assert_allclose(down.weight.numpy(), weights["kp_detector/down.weight"], atol=1e-7)
+
+
+@pytest.mark.parametrize("scale,shape", [(0.25, (64, 48)), (0.5, (33, 17)), (0.25, (30, 31))])
+def test_downsampling_is_zero_padded_blur_then_every_nth_pixel(scale, shape):
+    """The original pads by half the kernel, blurs every pixel, then keeps every (1/scale)-th one."""
+    x = np.random.RandomState(0).rand(1, 2, *shape).astype(np.float32)
+    kernel = gaussian_kernel(scale).astype(np.float64)
+    pad = kernel.shape[0] // 2
+    padded = np.pad(x.astype(np.float64), [(0, 0), (0, 0), (pad, pad), (pad, pad)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, kernel.shape, axis=(2, 3))
+    step = int(1 / scale)
+    expected = (windows * kernel).sum(axis=(-2, -1))[:, :, ::step, ::step]
+    out = AntiAliasInterpolation2d(2, scale)(paddle.to_tensor(x)).numpy()
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out, expected, atol=1e-6)
 
 
 def test_downsampling_shape_and_identity_scale():

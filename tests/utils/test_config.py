@@ -120,3 +120,13 @@ def test_original_format_accepts_native_section_overrides(tmp_path):
     cfg = load_config(str(path), ["dataset.root_dir=b", "train_params.num_epochs=3"])
     assert cfg["dataset"]["root_dir"] == "b" and cfg["train"]["num_epochs"] == 3
     assert cfg["train"]["lr_generator"] == 1e-4   # 1e-4 in a file is a number, not a string
+
+
+@pytest.mark.parametrize("model", ["vox", "mgif", "zero-order", "multiscale-pad"])
+def test_native_model_section_translates_back_to_the_original(model):
+    """to_original_model_params inverts the original -> native translation (align_corners is ours only)."""
+    from ppgan.utils.config import to_original_model_params
+
+    with open(parity_path(model, "config.yaml")) as f:
+        original = yaml.safe_load(f)["model_params"]
+    assert to_original_model_params(load_config(parity_path(model, "config.yaml"))["model"]) == original

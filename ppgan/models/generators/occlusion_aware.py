@@ -5,7 +5,7 @@ import paddle.nn.functional as F
 from ppgan.models.builder import GENERATORS
 from ppgan.modules.blocks import block_width, DownBlock2d, ResBlock2d, SameBlock2d, UpBlock2d
 from ppgan.modules.builder import DENSE_MOTIONS
-from ppgan.modules.geometry import grid_sample, resize_deformation
+from ppgan.modules.geometry import grid_sample, resize_bilinear, resize_deformation
 
 
 @GENERATORS.register()
@@ -61,29 +61,31 @@ class OcclusionAwareGenerator(nn.Layer):
             out = block(out)
         return F.sigmoid(self.final(out))
 
-    def warp_features(self, features, source_image, kp_driving, kp_source):
-        """Apply the dense motion (and occlusion) to encoded source features; returns (features, outputs)."""
-        output = {}
-        if self.dense_motion_network is None:
-            return features, output
-        motion = self.dense_motion_network(source_image=source_image, kp_driving=kp_driving, kp_source=kp_source)
-        output["mask"] = motion["mask"]
-        output["sparse_deformed"] = motion["sparse_deformed"]
-        deformation = motion["deformation"]
-        features = self.deform_input(features, deformation)
+    def warp_features(self, features, motion):
+        """Warp encoded source features by the dense motion and mask them by its occlusion map (eq. 8)."""
+        features = self.deform_input(features, motion["deformation"])
         if "occlusion_map" in motion:
             occlusion_map = motion["occlusion_map"]
-            output["occlusion_map"] = occlusion_map
             if occlusion_map.shape[2:] != features.shape[2:]:
-                occlusion_map = F.interpolate(occlusion_map, size=features.shape[2:], mode="bilinear",
-                                              align_corners=False)
+                occlusion_map = resize_bilinear(occlusion_map, features.shape[2], features.shape[3])
             features = features * occlusion_map
-        output["deformed"] = self.deform_input(source_image, deformation)
-        output["deformation"] = deformation
-        return features, output
+        return features
+
+    def animate_features(self, features, source_image, kp_driving, kp_source):
+        """Encoded source features -> the decoder's input for the driving keypoints (nothing else computed)."""
+        if self.dense_motion_network is None:
+            return features
+        motion = self.dense_motion_network(source_image=source_image, kp_driving=kp_driving, kp_source=kp_source)
+        return self.warp_features(features, motion)
 
     def forward(self, source_image, kp_driving, kp_source):
         """Returns {'prediction', 'deformed', 'mask', 'sparse_deformed', 'occlusion_map', 'deformation'}."""
-        features, output = self.warp_features(self.encode(source_image), source_image, kp_driving, kp_source)
+        output = {}
+        features = self.encode(source_image)
+        if self.dense_motion_network is not None:
+            motion = self.dense_motion_network(source_image=source_image, kp_driving=kp_driving, kp_source=kp_source)
+            features = self.warp_features(features, motion)
+            output.update(motion)
+            output["deformed"] = self.deform_input(source_image, motion["deformation"])
         output["prediction"] = self.decode(features)
         return output

@@ -1,0 +1,103 @@
+"""ppgan/apps/export.py: export folders, their manifest, replacement rules and ONNX conversion."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from conftest import require_onnx
+from ppgan.apps import FirstOrderPredictor
+from ppgan.apps.export import ExportError, add_onnx, export_model, read_manifest
+from ppgan.apps.graphs import GRAPH_NAMES
+from ppgan.utils.errors import InputError
+
+
+@pytest.fixture
+def nets(tiny_config, tiny_weights):
+    graphs = FirstOrderPredictor(tiny_config, tiny_weights, backend="dygraph").graphs
+    return graphs["kp_detector"].kp_detector, graphs["source_encoder"].generator
+
+
+def test_export_writes_three_graphs_and_a_manifest(nets, tmp_path):
+    folder = str(tmp_path / "model")
+    manifest = export_model(*nets, folder, (32, 32), source={"config": "tiny"})
+    assert manifest == read_manifest(folder)
+    assert manifest["image_size"] == [32, 32] and manifest["num_kp"] == 4 and manifest["has_jacobian"]
+    assert manifest["graphs"]["frame_generator"]["inputs"] == [
+        "source_image", "source_features", "kp_source_value", "kp_driving_value", "kp_source_jacobian",
+        "kp_driving_jacobian"]
+    for name in GRAPH_NAMES:
+        entry = manifest["graphs"][name]
+        assert os.path.getsize(os.path.join(folder, entry["model"])) > 0
+        assert os.path.getsize(os.path.join(folder, entry["params"])) > 0
+    assert not [n for n in os.listdir(str(tmp_path)) if n.startswith(".")], "no temporary folder is left"
+
+
+def test_exported_graphs_have_no_interpolation_or_inverse_ops(nets, tmp_path):
+    """Ops Paddle 3.3's oneDNN runtime (interpolation) or ONNX (matrix inverse) cannot run are not exported."""
+    folder = str(tmp_path / "model")
+    manifest = export_model(*nets, folder, (32, 32))
+    for entry in manifest["graphs"].values():
+        with open(os.path.join(folder, entry["model"]), "rb") as f:
+            program = f.read()
+        for op in (b"interp", b"inverse", b"pad3d"):
+            assert op not in program, (entry["model"], op)
+
+
+def test_export_replaces_an_earlier_export_but_nothing_else(nets, tmp_path):
+    folder = tmp_path / "model"
+    export_model(*nets, str(folder), (32, 32))
+    (folder / "manifest.json").write_text(json.dumps(dict(read_manifest(str(folder)), source={"old": True})))
+    export_model(*nets, str(folder), (32, 32))
+    assert read_manifest(str(folder))["source"] == {}
+    other = tmp_path / "photos"
+    other.mkdir()
+    (other / "me.jpg").write_bytes(b"x")
+    with pytest.raises(InputError, match="non-empty folder"):
+        export_model(*nets, str(other), (32, 32))
+    assert os.listdir(str(other)) == ["me.jpg"]
+    with pytest.raises(InputError, match="is a file"):
+        export_model(*nets, str(other / "me.jpg"), (32, 32))
+
+
+def test_broken_export_folders_are_one_clear_error(nets, tmp_path):
+    folder = tmp_path / "model"
+    export_model(*nets, str(folder), (32, 32))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps(dict(manifest, version=99)))
+    with pytest.raises(ExportError, match="another version"):
+        read_manifest(str(folder))
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    os.unlink(str(folder / "kp_detector.pdiparams"))
+    with pytest.raises(ExportError, match="misses kp_detector.pdiparams"):
+        read_manifest(str(folder))
+    (folder / "manifest.json").write_text("{not json")
+    with pytest.raises(ExportError, match="cannot read"):
+        read_manifest(str(folder))
+    with pytest.raises(ExportError, match="not an exported model"):
+        read_manifest(str(tmp_path))
+
+
+def test_onnx_conversion_and_a_missing_extra(nets, tmp_path, monkeypatch):
+    require_onnx()
+    folder = str(tmp_path / "model")
+    export_model(*nets, folder, (32, 32))
+    manifest = add_onnx(folder)
+    assert all(os.path.getsize(os.path.join(folder, e["onnx"])) > 0 for e in manifest["graphs"].values())
+    assert read_manifest(folder) == manifest
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "paddle2onnx" else real(name, *a))
+    with pytest.raises(ExportError, match=r"ppgan-fomm\[onnx\]"):
+        export_model(*nets, str(tmp_path / "again"), (32, 32), onnx=True)
+    assert not os.path.exists(str(tmp_path / "again"))
+
+
+def test_export_keeps_the_dygraph_nets_usable(tiny_config, tiny_weights, tmp_path, rng):
+    predictor = FirstOrderPredictor(tiny_config, tiny_weights, backend="dygraph")
+    clip = rng.rand(32, 32, 3), rng.rand(3, 32, 32, 3)
+    before = predictor.animate(*clip)
+    graphs = predictor.graphs
+    export_model(graphs["kp_detector"].kp_detector, graphs["source_encoder"].generator, str(tmp_path / "m"), (32, 32))
+    np.testing.assert_array_equal(predictor.animate(*clip), before)
