@@ -178,12 +178,12 @@ class OnnxBackend(_ExportedBackend):
 
     def __init__(self, model_dir, device="cpu", num_threads=1):
         super().__init__(model_dir)
+        if any("onnx" not in entry for entry in self.manifest["graphs"].values()):
+            raise ExportError("'%s' holds no ONNX graphs; export with tools/export_model.py --onnx" % model_dir)
         try:
             import onnxruntime
         except ImportError:
             raise ExportError("the ONNX backend needs onnxruntime: " + ONNX_HELP) from None
-        if any("onnx" not in entry for entry in self.manifest["graphs"].values()):
-            raise ExportError("'%s' holds no ONNX graphs; export with tools/export_model.py --onnx" % model_dir)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = int(num_threads)
         options.inter_op_num_threads = 1

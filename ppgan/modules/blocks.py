@@ -23,7 +23,7 @@ class BatchNorm2d(nn.BatchNorm2D):
 
     def forward(self, x):
         if not self.training or self._use_global_stats:
-            return super().forward(x)
+            return nn.BatchNorm2D.forward(self, x)  # explicit: Paddle 2.6 cannot export a bare super()
         # Copies: the backward pass keeps references to the statistics tensors given to the op,
         # so the buffers themselves must not be handed over and then changed in place.
         running_mean, running_var = self._mean.clone(), self._variance.clone()

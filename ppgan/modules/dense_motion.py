@@ -46,7 +46,8 @@ class DenseMotionNetwork(nn.Layer):
     def __init__(self, backbone, num_kp=10, num_channels=3, estimate_occlusion_map=False, scale_factor=1,
                  kp_variance=0.01, align_corners=True):
         super().__init__()
-        self.hourglass = BACKBONES.build(backbone, in_features=(num_kp + 1) * (num_channels + 1))
+        self.hourglass_in = (num_kp + 1) * (num_channels + 1)
+        self.hourglass = BACKBONES.build(backbone, in_features=self.hourglass_in)
         self.mask = nn.Conv2D(self.hourglass.out_filters, num_kp + 1, kernel_size=7, padding=3)
         self.occlusion = (nn.Conv2D(self.hourglass.out_filters, 1, kernel_size=7, padding=3)
                           if estimate_occlusion_map else None)
@@ -73,7 +74,8 @@ class DenseMotionNetwork(nn.Layer):
         motions = sparse_motions(kp_driving, kp_source, h, w)
         deformed = self.deform_source(source_image, motions)
         out = {"sparse_deformed": deformed}
-        features = paddle.concat([heatmap, deformed], axis=2).reshape([0, -1, h, w])
+        # explicit channel count: with a run-time batch size Paddle 2.6 cannot infer it in an exported graph
+        features = paddle.concat([heatmap, deformed], axis=2).reshape([0, self.hourglass_in, h, w])
         prediction = self.hourglass(features)
         mask = F.softmax(self.mask(prediction), axis=1)
         out["mask"] = mask

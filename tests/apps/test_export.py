@@ -33,15 +33,30 @@ def test_export_writes_three_graphs_and_a_manifest(nets, tmp_path):
     assert not [n for n in os.listdir(str(tmp_path)) if n.startswith(".")], "no temporary folder is left"
 
 
+def _op_names(node):
+    """Operation names of a PIR json program (every '#' field names a type, attribute or operation)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "#" and isinstance(value, str):
+                yield value.split(".", 1)[-1]
+            else:
+                yield from _op_names(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _op_names(item)
+
+
 def test_exported_graphs_have_no_interpolation_or_inverse_ops(nets, tmp_path):
     """Ops Paddle 3.3's oneDNN runtime (interpolation) or ONNX (matrix inverse) cannot run are not exported."""
     folder = str(tmp_path / "model")
     manifest = export_model(*nets, folder, (32, 32))
+    if not manifest["graphs"]["kp_detector"]["model"].endswith(".json"):
+        pytest.skip("a Paddle 2 program (.pdmodel) lists every op of the framework in its version map")
     for entry in manifest["graphs"].values():
-        with open(os.path.join(folder, entry["model"]), "rb") as f:
-            program = f.read()
-        for op in (b"interp", b"inverse", b"pad3d"):
-            assert op not in program, (entry["model"], op)
+        with open(os.path.join(folder, entry["model"])) as f:
+            names = set(_op_names(json.load(f)))
+        assert "conv2d" in names
+        assert not [n for n in names if "interp" in n or "inverse" in n or "pad3d" in n], entry["model"]
 
 
 def test_export_replaces_an_earlier_export_but_nothing_else(nets, tmp_path):
