@@ -239,6 +239,10 @@ def cached_export(kp_detector, generator, model_config, weight_path, image_size,
         return folder
     logger.info("exporting the model at %dx%d for faster inference (once; cached in %s)",
                 image_size[1], image_size[0], folder)
-    export_model(kp_detector, generator, folder, image_size, onnx=onnx,
-                 source={"weights": os.path.abspath(weight_path)})
+    try:
+        export_model(kp_detector, generator, folder, image_size, onnx=onnx,
+                     source={"weights": os.path.abspath(weight_path)})
+    except OSError as e:
+        raise ExportError("cannot write the export cache %s (%s): set PPGAN_CACHE_DIR to a writable folder, or "
+                          "use the dygraph backend (--backend dygraph)" % (folder, e.strerror or e)) from None
     return folder

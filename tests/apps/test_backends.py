@@ -149,3 +149,11 @@ def test_export_cache_is_reused_and_keyed_by_the_weights(tiny_config, tiny_weigh
     paddle.save(state, other)
     FirstOrderPredictor(tiny_config, other, backend="inference").animate(*clip)
     assert len(os.listdir(str(tmp_path / "cache" / "exports"))) == 2
+
+
+def test_unwritable_export_cache_is_one_clear_error(tiny_config, tiny_weights, clip, tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"x")
+    monkeypatch.setenv("PPGAN_CACHE_DIR", str(blocker / "cache"))  # below a file: cannot be created
+    with pytest.raises(ExportError, match="PPGAN_CACHE_DIR"):
+        FirstOrderPredictor(tiny_config, tiny_weights, backend="inference").animate(*clip)
