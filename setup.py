@@ -13,13 +13,13 @@ setup(
     packages=find_packages(include=["ppgan", "ppgan.*"]),
     # the small default model the demo uses when no --config/--weight_path is given
     package_data={"ppgan.apps": ["default_model/*.yaml", "default_model/*.pdparams"]},
-    python_requires=">=3.8",
+    python_requires=">=3.9",  # argparse.BooleanOptionalAction,
     install_requires=requirements,
     extras_require={
         # the tests cover the ONNX path too
         "test": ["pytest", "paddle2onnx>=1.2", "onnxruntime>=1.16"],
         # --backend onnx: export with paddle2onnx (2.x for Paddle 3's programs, 1.x for Paddle 2.6), run with
-        # ONNX Runtime; the fastest CPU backend (docs/deployment.md)
+        # ONNX Runtime; the fastest CPU backend (docs/en_US/deployment.md)
         "onnx": ["paddle2onnx>=1.2", "onnxruntime>=1.16"],
         # Training curves and images in VisualDL (the trainer logs to train.log without it).
         "visualdl": ["visualdl"],

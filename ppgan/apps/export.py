@@ -225,14 +225,23 @@ def _code_digest():
     return digest.hexdigest()
 
 
-def cached_export(kp_detector, generator, model_config, weight_path, image_size, onnx=False):
-    """The cache folder of this model exported at `image_size`, exported first if it is not there yet."""
+def cache_folder(model_config, weight_path, image_size):
+    """The cache folder of this model exported at `image_size` (it may not exist yet)."""
     import paddle
 
     key = json.dumps({"model": model_config, "weights": _sha256(weight_path), "image_size": list(image_size),
                       "paddle": paddle.__version__, "code": _code_digest(), "version": VERSION},
                      sort_keys=True, default=str)
-    folder = os.path.join(cache_root(), "exports", hashlib.sha256(key.encode()).hexdigest()[:20])
+    return os.path.join(cache_root(), "exports", hashlib.sha256(key.encode()).hexdigest()[:20])
+
+
+def is_cached(folder):
+    """True if `folder` holds a finished export."""
+    return _is_export(folder)
+
+
+def cached_export(kp_detector, generator, folder, image_size, onnx=False, weight_path=None):
+    """Export into the cache `folder` (from cache_folder) unless it is there already; returns `folder`."""
     if _is_export(folder):
         if onnx:
             add_onnx(folder)
@@ -241,7 +250,7 @@ def cached_export(kp_detector, generator, model_config, weight_path, image_size,
                 image_size[1], image_size[0], folder)
     try:
         export_model(kp_detector, generator, folder, image_size, onnx=onnx,
-                     source={"weights": os.path.abspath(weight_path)})
+                     source={"weights": os.path.abspath(weight_path)} if weight_path else None)
     except OSError as e:
         raise ExportError("cannot write the export cache %s (%s): set PPGAN_CACHE_DIR to a writable folder, or "
                           "use the dygraph backend (--backend dygraph)" % (folder, e.strerror or e)) from None

@@ -8,14 +8,15 @@ import numpy as np
 import paddle
 
 from ppgan.models.builder import build_nets
+from ppgan.models.firstorder_model import check_frame_size
 from ppgan.modules.geometry import movement_scale, normalize_kp, shape_distance
 from ppgan.utils.checkpoint import load_weights, read_weights
 from ppgan.utils.config import load_config, read_config_file
-from ppgan.utils.errors import CheckpointError, InputError
+from ppgan.utils.errors import CheckpointError, ConfigError, InputError
 from ppgan.utils.image import fit_to_size, to_rgb_float
 
 from .backends import BACKENDS, DygraphBackend, InferenceBackend, OnnxBackend, auto_backend, check_device
-from .export import cached_export
+from .export import cache_folder, cached_export, is_cached
 from .graphs import build_graphs
 
 
@@ -117,6 +118,7 @@ class FirstOrderPredictor:
             raise InputError("num_threads must be an integer of at least 1, got %r" % (num_threads,))
         self.num_threads = int(self.num_threads)
         self._backends = {}
+        self._checked_sizes = set()
         self.model_dir = model_dir
         if model_dir is not None:
             self._open_export(model_dir, config, weight_path, image_size)
@@ -171,6 +173,8 @@ class FirstOrderPredictor:
     def _backend_for(self, size):
         """The backend that animates frames of `size` (static backends: exported at that size, cached)."""
         key = None if self.backend == "dygraph" else tuple(size)
+        if self.backend == "dygraph" and tuple(size) not in self._checked_sizes:
+            self._check_size(size)
         if key not in self._backends:
             if self.backend == "dygraph":
                 self._backends[key] = DygraphBackend(self.graphs, lambda: cpu_threads(self.num_threads))
@@ -178,12 +182,25 @@ class FirstOrderPredictor:
                 if self.model_dir is not None:
                     raise InputError("'%s' animates %dx%d frames, not %dx%d" % (
                         self.model_dir, self.image_size[1], self.image_size[0], size[1], size[0]))
+                folder = cache_folder(self.cfg["model"], self.weight_path, key)
+                if not is_cached(folder):
+                    self._check_size(size)
                 folder = cached_export(self.graphs["kp_detector"].kp_detector, self.graphs["source_encoder"].generator,
-                                       self.cfg["model"], self.weight_path, key, onnx=self.backend == "onnx")
+                                       folder, key, onnx=self.backend == "onnx", weight_path=self.weight_path)
                 self._backends[key] = self._static_backend(folder)
                 if self.image_size is not None:  # every frame has this size: the layers are not needed again
                     self.graphs = None
         return self._backends[key]
+
+    def _check_size(self, size):
+        """A frame size the nets cannot process is one InputError (not a framework traceback)."""
+        try:
+            check_frame_size(self.graphs["kp_detector"].kp_detector, self.graphs["source_encoder"].generator,
+                             (size[0], size[1], 3))
+        except ConfigError as e:
+            raise InputError("cannot animate at %dx%d: %s; choose another image_size (--image_size)"
+                             % (size[1], size[0], e.detail)) from None
+        self._checked_sizes.add(tuple(size))
 
     def _prepare(self, image, size, what):
         image = to_rgb_float(image, what)

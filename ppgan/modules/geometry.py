@@ -1,7 +1,7 @@
 """Geometry of the first order motion model as small pure functions.
 
 Coordinates are normalised to [-1, 1] with x first, as `grid_sample` expects; the corner pixel
-centres sit at -1 and 1 (this matches `grid_sample(align_corners=True)`; see docs/conversion.md).
+centres sit at -1 and 1 (this matches `grid_sample(align_corners=True)`; see docs/en_US/conversion.md).
 Keypoint dicts hold ``value`` (B, K, 2) and, with jacobians, ``jacobian`` (B, K, 2, 2).
 """
 import numpy as np

@@ -77,7 +77,7 @@ def check_weights(nets, weights, source="the weights"):
     if report:
         shown = "; ".join(report[:6]) + ("; and %d more" % (len(report) - 6) if len(report) > 6 else "")
         raise CheckpointError("%s do not fit the configured architecture (is this the config that goes with the "
-                              "checkpoint? see docs/conversion.md): %s" % (source, shown))
+                              "checkpoint? see docs/en_US/conversion.md): %s" % (source, shown))
 
 
 def load_weights(nets, weights, source="the weights"):

@@ -157,3 +157,10 @@ def test_unwritable_export_cache_is_one_clear_error(tiny_config, tiny_weights, c
     monkeypatch.setenv("PPGAN_CACHE_DIR", str(blocker / "cache"))  # below a file: cannot be created
     with pytest.raises(ExportError, match="PPGAN_CACHE_DIR"):
         FirstOrderPredictor(tiny_config, tiny_weights, backend="inference").animate(*clip)
+
+
+@pytest.mark.parametrize("backend", ["dygraph", "inference"])
+def test_a_frame_size_the_model_cannot_process_is_one_error(tiny_config, tiny_weights, backend, rng):
+    predictor = FirstOrderPredictor(tiny_config, tiny_weights, image_size=36, backend=backend)
+    with pytest.raises(InputError, match="cannot animate at 36x36.*image_size"):
+        predictor.animate(rng.rand(32, 32, 3), rng.rand(2, 32, 32, 3))
