@@ -37,14 +37,12 @@ def export_main(argv=None):
     args = build_export_parser().parse_args(argv)
     if args.image_size is not None and args.image_size < 16:
         raise InputError("--image_size must be at least 16, got %d" % args.image_size)
-    from ppgan.utils.checkpoint import read_weights
     from .export import check_output_dir, export_model
     from .first_order_predictor import FirstOrderPredictor
 
     check_output_dir(args.output_dir)
     if not os.path.isfile(args.config):
         raise InputError("--config '%s' does not exist; check the path (configs/ lists the shipped ones)" % args.config)
-    read_weights(args.load)  # a missing or unreadable file is reported before the model is built
     import paddle
 
     paddle.set_device("cpu")

@@ -48,7 +48,8 @@ def _model_file(folder, name):
     raise ExportError("paddle.jit.save wrote no program file for '%s' in %s" % (name, folder))
 
 
-def _is_export(folder):
+def is_export(folder):
+    """True if `folder` holds a finished export (its manifest is written last)."""
     return os.path.isfile(os.path.join(folder, MANIFEST))
 
 
@@ -56,7 +57,7 @@ def check_output_dir(output_dir):
     """Refuse a target that is a file or a non-empty folder other than an earlier export (never overwritten)."""
     if os.path.isfile(output_dir):
         raise InputError("--output_dir '%s' is a file; give a folder" % output_dir)
-    if os.path.isdir(output_dir) and os.listdir(output_dir) and not _is_export(output_dir):
+    if os.path.isdir(output_dir) and os.listdir(output_dir) and not is_export(output_dir):
         raise InputError("--output_dir '%s' is a non-empty folder that holds no exported model; give a new or "
                          "empty folder (an earlier export there is replaced)" % output_dir)
 
@@ -235,14 +236,9 @@ def cache_folder(model_config, weight_path, image_size):
     return os.path.join(cache_root(), "exports", hashlib.sha256(key.encode()).hexdigest()[:20])
 
 
-def is_cached(folder):
-    """True if `folder` holds a finished export."""
-    return _is_export(folder)
-
-
 def cached_export(kp_detector, generator, folder, image_size, onnx=False, weight_path=None):
     """Export into the cache `folder` (from cache_folder) unless it is there already; returns `folder`."""
-    if _is_export(folder):
+    if is_export(folder):
         if onnx:
             add_onnx(folder)
         return folder

@@ -16,7 +16,7 @@ from ppgan.utils.errors import CheckpointError, ConfigError, InputError
 from ppgan.utils.image import fit_to_size, to_rgb_float
 
 from .backends import BACKENDS, DygraphBackend, InferenceBackend, OnnxBackend, auto_backend, check_device
-from .export import cache_folder, cached_export, is_cached
+from .export import cache_folder, cached_export, is_export
 from .graphs import build_graphs
 
 
@@ -183,7 +183,7 @@ class FirstOrderPredictor:
                     raise InputError("'%s' animates %dx%d frames, not %dx%d" % (
                         self.model_dir, self.image_size[1], self.image_size[0], size[1], size[0]))
                 folder = cache_folder(self.cfg["model"], self.weight_path, key)
-                if not is_cached(folder):
+                if not is_export(folder):
                     self._check_size(size)
                 folder = cached_export(self.graphs["kp_detector"].kp_detector, self.graphs["source_encoder"].generator,
                                        folder, key, onnx=self.backend == "onnx", weight_path=self.weight_path)
