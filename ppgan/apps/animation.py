@@ -8,7 +8,6 @@ faces back into the full-resolution source with a soft edge.
 import itertools
 import os
 
-import numpy as np
 from tqdm import tqdm
 
 from ppgan.apps import face_crop

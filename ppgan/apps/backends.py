@@ -8,6 +8,7 @@ import contextlib
 import os
 
 import numpy as np
+import paddle
 
 from ppgan.utils.errors import InputError
 
@@ -37,8 +38,6 @@ def check_device(device):
     if device not in DEVICES:
         raise InputError("device must be one of %s, got %r" % ("/".join(DEVICES), device))
     if device == "gpu":
-        import paddle
-
         if not paddle.device.is_compiled_with_cuda():
             raise InputError("--device gpu needs a CUDA build of Paddle (pip install paddlepaddle-gpu); "
                              "use --device cpu")
@@ -56,28 +55,20 @@ class DygraphBackend:
 
     @contextlib.contextmanager
     def _scope(self):
-        import paddle
-
         with paddle.no_grad(), self._threads():
             yield
 
     def keypoints(self, images):
-        import paddle
-
         with self._scope():
             outputs = self.graphs["kp_detector"](paddle.to_tensor(images))
             return {name: out.numpy() for name, out in zip(KEYPOINT_NAMES, outputs)}
 
     def prepare_source(self, source):
-        import paddle
-
         with self._scope():
             image = paddle.to_tensor(source)
             return image, self.graphs["source_encoder"](image)
 
     def generate(self, source_state, kp_source, kp_driving):
-        import paddle
-
         image, features = source_state
         with self._scope():
             args = [image, features, paddle.to_tensor(kp_source["value"]), paddle.to_tensor(kp_driving["value"])]

@@ -94,7 +94,8 @@ def build_parser():
     return parser
 
 
-def _check_args(args):
+def check_animation_args(args):
+    """Flag values the demo and tools/inference.py share: ranges, combinations and input paths (one error each)."""
     if args.threads is not None and args.threads < 1:
         raise InputError("--threads must be at least 1, got %d" % args.threads)
     if args.batch_size < 1:
@@ -186,7 +187,7 @@ def animate_to_file(predictor, args, out):
 def main(argv=None):
     """Parse `argv`, animate, write the result; returns the exit code."""
     args = build_parser().parse_args(argv)
-    _check_args(args)
+    check_animation_args(args)
     config, weights = resolve_model(args.config, args.weight_path)
     out = output_path(args.output, args.filename)
     from ppgan.apps.first_order_predictor import FirstOrderPredictor

@@ -4,7 +4,7 @@ import os
 
 from ppgan.utils.errors import InputError
 
-from .demo import _check_args, add_animation_args, add_input_args, animate_to_file
+from .demo import check_animation_args, add_animation_args, add_input_args, animate_to_file
 
 
 def build_export_parser():
@@ -84,7 +84,7 @@ def build_inference_parser():
 def inference_main(argv=None):
     """tools/inference.py: returns the exit code."""
     args = build_inference_parser().parse_args(argv)
-    _check_args(args)
+    check_animation_args(args)
     from .demo import output_path
     from .first_order_predictor import FirstOrderPredictor
 

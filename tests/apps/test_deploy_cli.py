@@ -10,7 +10,7 @@ import yaml
 from conftest import REPO, require_onnx
 from ppgan.apps import deploy_cli, demo
 from ppgan.utils.cli import run
-from ppgan.utils.video import count_frames, iter_frames, save_image, write_video
+from ppgan.utils.video import count_frames, iter_frames, save_image
 
 
 @pytest.fixture
