@@ -1,4 +1,5 @@
-"""PyTorch First Order Motion Model checkpoints -> Paddle state dicts."""
+"""PyTorch checkpoints of the First Order Motion Model and the Thin-Plate Spline Motion Model -> Paddle
+state dicts."""
 import numpy as np
 
 from ppgan.utils.checkpoint import NET_NAMES, check_weights, save_weights
@@ -11,7 +12,8 @@ _RENAMES = {"running_mean": "_mean", "running_var": "_variance", "num_batches_tr
 
 
 def convert_state_dict(state, net_name="net"):
-    """Map one PyTorch state dict to Paddle names: strip `module.`, rename BatchNorm buffers."""
+    """Map one PyTorch state dict to Paddle names and layouts: strip `module.`, rename BatchNorm buffers,
+    transpose Linear weights (PyTorch keeps (out, in), Paddle (in, out); they are the only 2-D weights)."""
     if not isinstance(state, dict):
         raise CheckpointError("'%s' in the checkpoint is not a state dict" % net_name)
     out = {}
@@ -25,8 +27,15 @@ def convert_state_dict(state, net_name="net"):
             key = head + "." + _RENAMES[leaf]
         if not isinstance(value, np.ndarray):
             raise CheckpointError("'%s.%s' in the checkpoint is %s, not a tensor" % (net_name, key, type(value).__name__))
-        out[key] = value
+        out[key] = _linear_layout(key, value)
     return out
+
+
+def _linear_layout(key, value):
+    """A Linear layer's weight switched between PyTorch's (out, in) and Paddle's (in, out) layout."""
+    if key.endswith(".weight") and value.ndim == 2:
+        return np.ascontiguousarray(value.T)
+    return value
 
 
 def to_torch_state_dict(state):
@@ -44,25 +53,28 @@ def to_torch_state_dict(state):
             if leaf == "_mean":
                 out[head + ".num_batches_tracked"] = np.zeros((), dtype=np.int64)
         else:
-            out[key] = value
+            out[key] = _linear_layout(key, value)
     return out
 
 
 def convert_torch_checkpoint(path, include_optimizers=False):
-    """Read a PyTorch FOMM checkpoint and return {'generator', 'kp_detector', 'discriminator': state}.
+    """Read a PyTorch FOMM or TPSMM checkpoint and return {net: state} for the nets it holds (FOMM:
+    'kp_detector', 'generator', 'discriminator'; TPSMM: 'kp_detector', 'dense_motion_network',
+    'inpainting_network', 'bg_predictor', 'avd_network').
 
     With `include_optimizers`, the optimizer states and the epoch are kept as they are
-    (numpy arrays, PyTorch layout) under 'torch_optimizer_<net>' and 'epoch'.
+    (numpy arrays, PyTorch layout) under 'torch_<optimizer key>' and 'epoch'.
     """
     ckpt = load_torch_checkpoint(path)
     if not isinstance(ckpt, dict) or not any(name in ckpt for name in NET_NAMES):
         found = ", ".join(map(str, ckpt)) if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise CheckpointError("'%s' is a PyTorch file but not a First Order Motion Model checkpoint: expected "
-                              "'kp_detector' and 'generator' entries, found %s" % (path, found or "nothing"))
+        raise CheckpointError("'%s' is a PyTorch file but not a First Order Motion Model checkpoint, nor a Thin-Plate "
+                              "Spline Motion Model one: expected 'kp_detector' with 'generator' or "
+                              "'inpainting_network', found %s" % (path, found or "nothing"))
     out = {name: convert_state_dict(ckpt[name], name) for name in NET_NAMES if name in ckpt}
     if include_optimizers:
         for key, value in ckpt.items():
-            if key.startswith("optimizer_"):
+            if key == "optimizer" or key.startswith("optimizer_"):
                 out["torch_" + key] = value
         if "epoch" in ckpt:
             out["epoch"] = ckpt["epoch"]
@@ -76,10 +88,10 @@ def convert(input_path, output_path, config=None, include_optimizers=False):
     """
     weights = convert_torch_checkpoint(input_path, include_optimizers)
     if config is not None:
-        from ppgan.models.builder import build_nets
+        from ppgan.models.builder import build_nets, model_family
         from ppgan.utils.config import load_config
         cfg = load_config(config) if not isinstance(config, dict) or "model" not in config else config
-        sections = [s for s in NET_NAMES if cfg["model"].get(s) is not None]
+        sections = [s for s in model_family(cfg["model"]).net_sections if cfg["model"].get(s) is not None]
         nets = build_nets(cfg["model"], sections)
         check_weights(nets, weights, "the weights in '%s'" % input_path)
     save_weights(weights, output_path)

@@ -1,7 +1,12 @@
-"""Registries of generators, discriminators and models, and building the nets from a config."""
+"""Registries of generators, discriminators and models, and building the nets of a model from its config.
+
+A model family is a class registered in MODELS (`model.name`, default FirstOrderModel). It declares
+`common_keys` (the keys of `model.common` with their defaults), `net_sections` ({section: (registry,
+common keys that net receives)}), `required_sections`, `inference_sections` (the nets animation needs)
+and `config_sections` (config sections it replaces or adds, e.g. its own `train`).
+"""
 import difflib
 
-from ppgan.modules.builder import KP_DETECTORS
 from ppgan.utils.errors import ConfigError
 from ppgan.utils.registry import Registry, check_arguments
 
@@ -10,15 +15,6 @@ GENERATORS = Registry("generator")
 DISCRIMINATORS = Registry("discriminator")
 
 DEFAULT_MODEL = "FirstOrderModel"
-COMMON_KEYS = {"num_kp": 10, "num_channels": 3, "estimate_jacobian": True, "align_corners": True}
-
-# Which common keys each net receives from `model.common` (the rest of its keys come from its own section).
-_SHARED = {
-    "kp_detector": ("num_kp", "num_channels", "estimate_jacobian"),
-    "generator": ("num_kp", "num_channels", "align_corners"),
-    "discriminator": ("num_kp", "num_channels"),
-}
-_NET_SECTIONS = {"kp_detector": KP_DETECTORS, "generator": GENERATORS, "discriminator": DISCRIMINATORS}
 
 
 def _did_you_mean(key, choices):
@@ -26,15 +22,24 @@ def _did_you_mean(key, choices):
     return " (did you mean '%s'?)" % hint[0] if hint else ""
 
 
+def model_family(model_cfg):
+    """The registered model class named by `model.name` (default FirstOrderModel)."""
+    try:
+        return MODELS.get(model_cfg.get("name", DEFAULT_MODEL))
+    except ConfigError as e:
+        raise e.with_prefix("model") from None
+
+
 def common_params(model_cfg):
     """`model.common` with defaults filled; unknown keys raise ConfigError."""
-    common = dict(COMMON_KEYS)
+    keys = model_family(model_cfg).common_keys
+    common = dict(keys)
     given = model_cfg.get("common") or {}
     if not isinstance(given, dict):
         raise ConfigError("must be a mapping", "model.common")
     for key, value in given.items():
-        if key not in COMMON_KEYS:
-            raise ConfigError("unknown key; accepted: %s%s" % (", ".join(COMMON_KEYS), _did_you_mean(key, COMMON_KEYS)),
+        if key not in keys:
+            raise ConfigError("unknown key; accepted: %s%s" % (", ".join(keys), _did_you_mean(key, keys)),
                               "model.common." + key)
         common[key] = value
     return common
@@ -59,43 +64,50 @@ def _check(registry, cfg, given, path):
 
 def check_model_config(model_cfg):
     """Validate the `model` section without building anything."""
-    allowed = ("name", "common") + tuple(_NET_SECTIONS)
+    family = model_family(model_cfg)
+    allowed = ("name", "common") + tuple(family.net_sections)
     for key in model_cfg:
         if key not in allowed:
-            raise ConfigError("unknown key; accepted: %s%s" % (", ".join(allowed), _did_you_mean(key, allowed)),
-                              "model." + key)
-    try:
-        MODELS.get(model_cfg.get("name", DEFAULT_MODEL))
-    except ConfigError as e:
-        raise e.with_prefix("model") from None
+            raise ConfigError("unknown key; accepted: %s%s" % (", ".join(allowed),
+                                                                     _did_you_mean(key, allowed)), "model." + key)
     common_params(model_cfg)
-    for section in ("kp_detector", "generator"):
-        if section not in model_cfg:
+    for section in family.required_sections:
+        if model_cfg.get(section) is None:
             raise ConfigError("missing section", "model." + section)
-    for section in _NET_SECTIONS:
+    for section, (registry, shared) in family.net_sections.items():
         if model_cfg.get(section) is not None:
-            _check(_NET_SECTIONS[section], model_cfg[section], _SHARED[section], "model." + section)
+            _check(registry, model_cfg[section], shared, "model." + section)
 
 
 def build_net(model_cfg, section):
-    """Build one net (`kp_detector`, `generator` or `discriminator`) of a validated model config."""
+    """Build one net (a section of the model family, e.g. `kp_detector`) of a validated model config."""
     cfg = model_cfg.get(section)
     if cfg is None:
         return None
+    registry, shared = model_family(model_cfg).net_sections[section]
     common = common_params(model_cfg)
-    given = {k: common[k] for k in _SHARED[section]}
     try:
-        return _NET_SECTIONS[section].build(cfg, **given)
+        return registry.build(cfg, **{k: common[k] for k in shared})
     except ConfigError as e:
         raise e.with_prefix("model." + section) from None
 
 
-def build_nets(model_cfg, sections=("kp_detector", "generator", "discriminator")):
-    """Build the requested nets; returns {section: net or None}."""
+def build_nets(model_cfg, sections=None):
+    """Build the requested nets (default: every net of the family); returns {section: net or None}."""
     check_model_config(model_cfg)
+    if sections is None:
+        sections = tuple(model_family(model_cfg).net_sections)
     return {section: build_net(model_cfg, section) for section in sections}
+
+
+def build_inference_nets(model_cfg, with_optional=()):
+    """The nets animation needs (the family's `inference_sections`), plus those of `with_optional` the
+    config has; returns {section: net}."""
+    family = model_family(model_cfg)
+    sections = list(family.inference_sections) + [s for s in with_optional if model_cfg.get(s) is not None]
+    return build_nets(model_cfg, sections)
 
 
 def build_model(config, **kwargs):
     """Build the training model named by `model.name` (default FirstOrderModel) from a validated config."""
-    return MODELS.get(config["model"].get("name", DEFAULT_MODEL))(config, **kwargs)
+    return model_family(config["model"])(config, **kwargs)

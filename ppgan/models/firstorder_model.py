@@ -10,11 +10,12 @@ import math
 
 import paddle
 
-from ppgan.models.builder import MODELS, build_nets, common_params
+from ppgan.models.builder import DISCRIMINATORS, GENERATORS, MODELS, build_nets, common_params
 from ppgan.models.criterions import (PerceptualPyramidLoss, PixelPyramidLoss, Vgg19, equivariance_jacobian_loss,
                                      equivariance_value_loss, feature_matching_loss, load_vgg19_weights,
                                      lsgan_discriminator_loss, lsgan_generator_loss)
 from ppgan.modules.antialias import ImagePyramide
+from ppgan.modules.builder import KP_DETECTORS
 from ppgan.modules.geometry import RandomTransform
 from ppgan.utils.errors import ConfigError, PPGanError
 
@@ -60,6 +61,21 @@ class FirstOrderModel:
     `vgg` may be given (a :class:`Vgg19` with weights set); otherwise the perceptual loss reads
     `train.vgg19_weights`.
     """
+
+    common_keys = {"num_kp": 10, "num_channels": 3, "estimate_jacobian": True, "align_corners": True}
+    net_sections = {
+        "kp_detector": (KP_DETECTORS, ("num_kp", "num_channels", "estimate_jacobian")),
+        "generator": (GENERATORS, ("num_kp", "num_channels", "align_corners")),
+        "discriminator": (DISCRIMINATORS, ("num_kp", "num_channels")),
+    }
+    required_sections = ("kp_detector", "generator")
+    inference_sections = ("kp_detector", "generator")
+    config_sections = {}  # the defaults of ppgan.utils.config.SECTIONS are this family's
+
+    @staticmethod
+    def animation_nets(nets):
+        """(keypoint detector, frame generator) of built nets, for evaluation and animation."""
+        return nets["kp_detector"], nets["generator"]
 
     def __init__(self, config, vgg=None):
         model_cfg, train = config["model"], config["train"]

@@ -1,7 +1,8 @@
 """Convolutional building blocks shared by the keypoint detector, dense motion net and generator.
 
-Attribute names (`conv`, `norm`, `conv1`, ...) follow the original so that converted PyTorch
-state dicts map one to one.
+Attribute names (`conv`, `norm`, `conv1`, ...) follow the originals so that converted PyTorch
+state dicts map one to one. The first order motion model normalises with BatchNorm, the thin-plate
+spline motion model with affine InstanceNorm: the blocks take `norm="batch"` or `norm="instance"`.
 """
 import paddle
 import paddle.nn as nn
@@ -13,31 +14,45 @@ def block_width(block_expansion, max_features, level):
     return min(max_features, block_expansion * (2 ** level))
 
 
-class BatchNorm2d(nn.BatchNorm2D):
-    """BatchNorm whose running variance is updated with the unbiased batch variance, as PyTorch's is.
+def _unbiased_batch_norm(layer, x, axes, base_forward):
+    """Training-mode batch norm whose running variance takes the unbiased batch variance (PyTorch's rule).
 
     Normalisation uses the biased batch variance in both frameworks; only the running average
     differs (Paddle averages the biased one), and the released checkpoints' statistics were
-    accumulated the PyTorch way.
+    accumulated the PyTorch way. `axes` are the reduced axes (all but the channel axis).
     """
+    if not layer.training or layer._use_global_stats:
+        return base_forward(layer, x)  # explicit: Paddle 2.6 cannot export a bare super()
+    # Copies: the backward pass keeps references to the statistics tensors given to the op,
+    # so the buffers themselves must not be handed over and then changed in place.
+    running_mean, running_var = layer._mean.clone(), layer._variance.clone()
+    out = F.batch_norm(x, running_mean, running_var, weight=layer.weight, bias=layer.bias, training=True,
+                       momentum=layer._momentum, epsilon=layer._epsilon, data_format=layer._data_format)
+    with paddle.no_grad():
+        count = 1
+        for axis in axes:
+            count *= x.shape[axis]
+        xd = x.detach().astype("float32")
+        centred = xd - xd.mean(axis=axes, keepdim=True)
+        var = (centred * centred).sum(axis=axes) / max(count - 1, 1)
+        paddle.assign(running_mean, layer._mean)
+        paddle.assign(layer._momentum * layer._variance + (1 - layer._momentum) * var.astype(layer._variance.dtype),
+                      layer._variance)
+    return out
+
+
+class BatchNorm2d(nn.BatchNorm2D):
+    """BatchNorm over (N, C, H, W) with PyTorch's running-variance rule (see _unbiased_batch_norm)."""
 
     def forward(self, x):
-        if not self.training or self._use_global_stats:
-            return nn.BatchNorm2D.forward(self, x)  # explicit: Paddle 2.6 cannot export a bare super()
-        # Copies: the backward pass keeps references to the statistics tensors given to the op,
-        # so the buffers themselves must not be handed over and then changed in place.
-        running_mean, running_var = self._mean.clone(), self._variance.clone()
-        out = F.batch_norm(x, running_mean, running_var, weight=self.weight, bias=self.bias, training=True,
-                           momentum=self._momentum, epsilon=self._epsilon, data_format=self._data_format)
-        with paddle.no_grad():
-            count = x.shape[0] * x.shape[2] * x.shape[3]
-            xd = x.detach().astype("float32")
-            centred = xd - xd.mean(axis=[0, 2, 3], keepdim=True)
-            var = (centred * centred).sum(axis=[0, 2, 3]) / max(count - 1, 1)
-            paddle.assign(running_mean, self._mean)
-            paddle.assign(self._momentum * self._variance + (1 - self._momentum) * var.astype(self._variance.dtype),
-                          self._variance)
-        return out
+        return _unbiased_batch_norm(self, x, [0, 2, 3], nn.BatchNorm2D.forward)
+
+
+class BatchNorm1d(nn.BatchNorm1D):
+    """BatchNorm over (N, C) with PyTorch's running-variance rule (the AVD network's MLPs)."""
+
+    def forward(self, x):
+        return _unbiased_batch_norm(self, x, [0], nn.BatchNorm1D.forward)
 
 
 def upsample_nearest_2x(x):
@@ -58,15 +73,31 @@ def batch_norm(num_features):
     return BatchNorm2d(num_features, momentum=0.9, epsilon=1e-5)
 
 
-class ResBlock2d(nn.Layer):
-    """Pre-activation residual block: x + conv(relu(bn(conv(relu(bn(x))))))."""
+def batch_norm_1d(num_features):
+    """1-D BatchNorm with PyTorch's defaults."""
+    return BatchNorm1d(num_features, momentum=0.9, epsilon=1e-5)
 
-    def __init__(self, in_features, kernel_size, padding):
+
+def norm_layer(norm, num_features):
+    """The normalisation of a block: 'batch' (BatchNorm with running statistics) or 'instance'
+    (InstanceNorm with an affine weight and bias, no running statistics: PyTorch's
+    InstanceNorm2d(affine=True))."""
+    if norm == "batch":
+        return batch_norm(num_features)
+    if norm == "instance":
+        return InstanceNorm2d(num_features)
+    raise ValueError("norm must be 'batch' or 'instance', got %r" % (norm,))
+
+
+class ResBlock2d(nn.Layer):
+    """Pre-activation residual block: x + conv(relu(norm(conv(relu(norm(x))))))."""
+
+    def __init__(self, in_features, kernel_size, padding, norm="batch"):
         super().__init__()
         self.conv1 = nn.Conv2D(in_features, in_features, kernel_size, padding=padding)
         self.conv2 = nn.Conv2D(in_features, in_features, kernel_size, padding=padding)
-        self.norm1 = batch_norm(in_features)
-        self.norm2 = batch_norm(in_features)
+        self.norm1 = norm_layer(norm, in_features)
+        self.norm2 = norm_layer(norm, in_features)
 
     def forward(self, x):
         out = self.conv1(F.relu(self.norm1(x)))
@@ -75,12 +106,12 @@ class ResBlock2d(nn.Layer):
 
 
 class UpBlock2d(nn.Layer):
-    """Nearest-neighbour x2 upsampling, then conv, BatchNorm, ReLU."""
+    """Nearest-neighbour x2 upsampling, then conv, norm, ReLU."""
 
-    def __init__(self, in_features, out_features, kernel_size=3, padding=1, groups=1):
+    def __init__(self, in_features, out_features, kernel_size=3, padding=1, groups=1, norm="batch"):
         super().__init__()
         self.conv = nn.Conv2D(in_features, out_features, kernel_size, padding=padding, groups=groups)
-        self.norm = batch_norm(out_features)
+        self.norm = norm_layer(norm, out_features)
 
     def forward(self, x):
         out = upsample_nearest_2x(x)
@@ -88,12 +119,12 @@ class UpBlock2d(nn.Layer):
 
 
 class DownBlock2d(nn.Layer):
-    """Conv, BatchNorm, ReLU, then 2x2 average pooling."""
+    """Conv, norm, ReLU, then 2x2 average pooling."""
 
-    def __init__(self, in_features, out_features, kernel_size=3, padding=1, groups=1):
+    def __init__(self, in_features, out_features, kernel_size=3, padding=1, groups=1, norm="batch"):
         super().__init__()
         self.conv = nn.Conv2D(in_features, out_features, kernel_size, padding=padding, groups=groups)
-        self.norm = batch_norm(out_features)
+        self.norm = norm_layer(norm, out_features)
 
     def forward(self, x):
         out = F.relu(self.norm(self.conv(x)))
@@ -101,12 +132,12 @@ class DownBlock2d(nn.Layer):
 
 
 class SameBlock2d(nn.Layer):
-    """Conv, BatchNorm, ReLU at constant resolution."""
+    """Conv, norm, ReLU at constant resolution."""
 
-    def __init__(self, in_features, out_features, kernel_size=3, padding=1, groups=1):
+    def __init__(self, in_features, out_features, kernel_size=3, padding=1, groups=1, norm="batch"):
         super().__init__()
         self.conv = nn.Conv2D(in_features, out_features, kernel_size, padding=padding, groups=groups)
-        self.norm = batch_norm(out_features)
+        self.norm = norm_layer(norm, out_features)
 
     def forward(self, x):
         return F.relu(self.norm(self.conv(x)))

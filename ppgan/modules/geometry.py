@@ -1,8 +1,9 @@
-"""Geometry of the first order motion model as small pure functions.
+"""Geometry of both motion models as small pure functions.
 
 Coordinates are normalised to [-1, 1] with x first, as `grid_sample` expects; the corner pixel
 centres sit at -1 and 1 (this matches `grid_sample(align_corners=True)`; see docs/en_US/conversion.md).
-Keypoint dicts hold ``value`` (B, K, 2) and, with jacobians, ``jacobian`` (B, K, 2, 2).
+First order keypoint dicts hold ``value`` (B, K, 2) and, with jacobians, ``jacobian`` (B, K, 2, 2);
+thin-plate spline keypoint dicts hold ``fg_kp`` (B, K*5, 2): K groups of 5 control points.
 """
 import numpy as np
 import paddle
@@ -54,6 +55,40 @@ def inverse_2x2(matrix):
     return adjugate / (a * d - b * c).unsqueeze([-1, -2])
 
 
+def gauss_jordan_inverse(matrix):
+    """Inverse of a batch of small n x n matrices (..., n, n) by Gauss-Jordan elimination with partial
+    pivoting, unrolled over the n columns into plain tensor ops (argmax, matmul, broadcasting).
+
+    What exported graphs use: neither ONNX nor every Paddle Inference runtime has a matrix inverse.
+    Rows are swapped by a permutation matrix built from the pivot's index, so no gather is needed.
+    """
+    n = matrix.shape[-1]
+    eye = paddle.eye(n, dtype=matrix.dtype)
+    index = paddle.arange(n, dtype="int64")
+    aug = paddle.concat([matrix, paddle.zeros_like(matrix) + eye], axis=-1)    # (..., n, 2n)
+    for j in range(n):
+        candidates = (index >= j).astype(matrix.dtype)
+        # rows above j are finished: -1 keeps them from being chosen (|a| >= 0 elsewhere)
+        score = paddle.abs(aug[..., :, j]) * candidates - (1 - candidates)
+        pivot = (index == paddle.argmax(score, axis=-1, keepdim=True)).astype(matrix.dtype)  # (..., n) one-hot
+        row_j = eye[j]
+        swap = (eye - row_j.unsqueeze(-1) * row_j - pivot.unsqueeze(-1) * pivot.unsqueeze(-2)
+                + row_j.unsqueeze(-1) * pivot.unsqueeze(-2) + pivot.unsqueeze(-1) * row_j)
+        aug = paddle.matmul(swap, aug)
+        pivot_row = aug[..., j:j + 1, :] / aug[..., j:j + 1, j:j + 1]
+        # clear column j in every row (row j becomes zero), then put the normalised pivot row back
+        aug = aug - aug[..., :, j:j + 1] * pivot_row + row_j.unsqueeze(-1) * pivot_row
+    return aug[..., n:]
+
+
+def matrix_inverse(matrix):
+    """Inverse of a batch of square matrices: LU (paddle.linalg.inv, as torch.inverse) in dygraph,
+    :func:`gauss_jordan_inverse` in exported graphs."""
+    if paddle.in_dynamic_mode():
+        return paddle.linalg.inv(matrix)
+    return gauss_jordan_inverse(matrix)
+
+
 def apply_jacobian(jacobian, coords):
     """Multiply per-keypoint 2x2 matrices into coordinate grids.
 
@@ -85,10 +120,15 @@ def grid_sample(image, grid, align_corners, padding_mode="zeros"):
     return sample(image, safe) + (grid - safe).sum() * 0
 
 
-def linear_resize_weights(size_in, size_out):
-    """(size_out, size_in) weights of 1-D linear resizing with half-pixel centres (align_corners=False):
-    output i samples the input at max((i + 0.5) * size_in / size_out - 0.5, 0), between its two neighbours."""
-    src = np.maximum((np.arange(size_out, dtype=np.float64) + 0.5) * (size_in / size_out) - 0.5, 0)
+def linear_resize_weights(size_in, size_out, align_corners=False):
+    """(size_out, size_in) weights of 1-D linear resizing. align_corners=False: half-pixel centres, output i
+    samples the input at max((i + 0.5) * size_in / size_out - 0.5, 0); align_corners=True: the end pixels
+    coincide, output i samples at i * (size_in - 1) / (size_out - 1). Each between its two neighbours."""
+    i = np.arange(size_out, dtype=np.float64)
+    if align_corners:
+        src = i * ((size_in - 1) / (size_out - 1)) if size_out > 1 else np.zeros_like(i)
+    else:
+        src = np.maximum((i + 0.5) * (size_in / size_out) - 0.5, 0)
     low = np.minimum(np.floor(src).astype(np.int64), size_in - 1)
     high = np.minimum(low + 1, size_in - 1)
     frac = src - low
@@ -98,28 +138,28 @@ def linear_resize_weights(size_in, size_out):
     return weights.astype(np.float32)
 
 
-def resize_bilinear(x, height, width):
-    """Bilinear resizing of (N, C, h, w) to (N, C, height, width), as F.interpolate(align_corners=False).
+def resize_bilinear(x, height, width, align_corners=False):
+    """Bilinear resizing of (N, C, h, w) to (N, C, height, width), as F.interpolate(align_corners=...).
 
     Exported graphs compute it as two plain 2-D products with the interpolation weights: Paddle 3.3's
     oneDNN runtime rejects the interpolation op's attributes, and its batched matmul corrupts memory
     when a broadcast operand has one channel (the occlusion map) and two threads run it.
     """
     if paddle.in_dynamic_mode():
-        return F.interpolate(x, size=[height, width], mode="bilinear", align_corners=False)
+        return F.interpolate(x, size=[height, width], mode="bilinear", align_corners=align_corners)
     _, c, h, w = x.shape
-    cols = paddle.assign(linear_resize_weights(w, width).T.copy())    # (w, width)
-    rows = paddle.assign(linear_resize_weights(h, height).T.copy())   # (h, height)
+    cols = paddle.assign(linear_resize_weights(w, width, align_corners).T.copy())    # (w, width)
+    rows = paddle.assign(linear_resize_weights(h, height, align_corners).T.copy())   # (h, height)
     out = paddle.matmul(x.reshape([-1, w]), cols).reshape([-1, h, width]).transpose([0, 2, 1])
     out = paddle.matmul(out.reshape([-1, h]), rows).reshape([-1, c, width, height])
     return out.transpose([0, 1, 3, 2])
 
 
-def resize_deformation(deformation, height, width):
+def resize_deformation(deformation, height, width, align_corners=False):
     """Bilinearly resize a (B, h, w, 2) deformation field to (B, height, width, 2)."""
     if deformation.shape[1] == height and deformation.shape[2] == width:
         return deformation
-    field = resize_bilinear(deformation.transpose([0, 3, 1, 2]), height, width)
+    field = resize_bilinear(deformation.transpose([0, 3, 1, 2]), height, width, align_corners)
     return field.transpose([0, 2, 3, 1])
 
 
@@ -181,22 +221,96 @@ def normalize_kp(kp_source, kp_driving, kp_driving_initial, use_relative_movemen
     return kp_new
 
 
-def tps_warp_coordinates(coords, theta, control_points=None, control_params=None):
-    """The random equivariance transform T(z) = A z + b + sum_p w_p phi(|z - c_p|_1) (paper, Sec. 3.4).
+def fomm_tps_kernel(coords, control_points):
+    """phi(z, c_p) = r^2 log(r + 1e-6) with r = |z - c_p|_1: the first order model's random TPS.
 
-    A thin-plate-spline on top of an affine map, with phi(r) = r^2 log(r + 1e-6) and the
-    L1 distance, as the original. coords: (B or 1, N, 2); theta: (B, 2, 3); control_points:
-    (1, P, P, 2) or (P*P, 2); control_params: (B, 1, P*P). Returns (B, N, 2).
+    coords (B or 1, N, 2), control_points (..., 2) flattened to P points -> (B or 1, N, P).
+    """
+    distances = paddle.abs(coords.unsqueeze(2) - control_points.reshape([1, 1, -1, 2])).sum(-1)
+    return distances ** 2 * paddle.log(distances + 1e-6)
+
+
+def thin_plate_kernel(coords, control_points):
+    """The thin-plate spline's radial basis U(r) = r^2 log r^2 (as r^2 log(r^2 + 1e-9)), r = |z - c_p|_2:
+    TPSMM's (paper, Eq. 2; also its random equivariance transform). Shapes as :func:`fomm_tps_kernel`."""
+    squared = ((coords.unsqueeze(2) - control_points.reshape([1, 1, -1, 2])) ** 2).sum(-1)
+    return squared * paddle.log(squared + 1e-9)
+
+
+def relative_control_points(kp_source, kp_driving, kp_driving_initial, scale=1.0):
+    """TPSMM's relative motion transfer (its demo's `relative_kp`): {'fg_kp': p_S + scale * (p_D - p_D1)}.
+
+    `scale` is :func:`movement_scale` of the source and initial driving points (the original always adapts it).
+    """
+    return {"fg_kp": (kp_driving["fg_kp"] - kp_driving_initial["fg_kp"]) * scale + kp_source["fg_kp"]}
+
+
+def tps_warp_coordinates(coords, theta, control_points=None, control_params=None, kernel=fomm_tps_kernel):
+    """The random equivariance transform T(z) = A z + b + sum_p w_p phi(z, c_p) (FOMM paper, Sec. 3.4).
+
+    A thin-plate-spline on top of an affine map; `kernel` is phi (:func:`fomm_tps_kernel`, the L1 form of
+    the first order model, or :func:`thin_plate_kernel`, TPSMM's). coords: (B or 1, N, 2); theta: (B, 2, 3);
+    control_points: (1, P, P, 2) or (P*P, 2); control_params: (B, 1, P*P). Returns (B, N, 2).
     """
     th = theta.unsqueeze(1)
     warped = paddle.matmul(th[:, :, :, :2], coords.unsqueeze(-1)) + th[:, :, :, 2:]
     warped = warped.squeeze(-1)
     if control_params is None:
         return warped
-    distances = coords.unsqueeze(2) - control_points.reshape([1, 1, -1, 2])
-    distances = paddle.abs(distances).sum(-1)
-    result = distances ** 2 * paddle.log(distances + 1e-6) * control_params
+    result = kernel(coords, control_points) * control_params
     return warped + result.sum(axis=2).reshape([theta.shape[0], coords.shape[1], 1])
+
+
+def tps_fit(kp_driving, kp_source, regularization=0.01):
+    """Thin-plate splines T_k with T_k(p^D_kn) ~ p^S_kn for each group of control points (TPSMM paper, Eq. 2).
+
+    kp_driving, kp_source: (B, G, n, 2). Solves [[K, P], [P^T, 0]] + reg*I  times [w; a] = [p^S; 0] with
+    K_ij = U(|p^D_i - p^D_j|), P = [p^D 1], and returns (theta (B, G, 2, 3): the affine part a^T,
+    control_points = kp_driving, control_params (B, G, n, 2): w). The original adds `regularization` * I
+    to the whole system and inverts it with torch.inverse; this is the same computation.
+    """
+    b, g, n = kp_driving.shape[0], kp_driving.shape[1], kp_driving.shape[2]
+    diff = kp_driving.unsqueeze(3) - kp_driving.unsqueeze(2)
+    squared = (diff * diff).sum(-1)
+    # The original squares a Euclidean norm; sqrt(s)^2 differs from s in the last bit. Forward takes that
+    # value (s + (sqrt(s)^2 - s) is exact), the gradient is that of s, which stays finite at r = 0 as
+    # PyTorch's norm gradient does (sqrt's would be inf * 0 there).
+    squared = squared + (paddle.sqrt(squared.detach()) ** 2 - squared.detach())
+    k = squared * paddle.log(squared + 1e-9)
+    ones = paddle.ones_like(kp_driving[..., :1])
+    p = paddle.concat([kp_driving, ones], axis=3)                                   # (B, G, n, 3)
+    corner = paddle.zeros_like(p[:, :, :3, :])                                     # (B, G, 3, 3); n >= 3
+    upper = paddle.concat([k, p], axis=3)                                          # (B, G, n, n+3)
+    lower = paddle.concat([p.transpose([0, 1, 3, 2]), corner], axis=3)             # (B, G, 3, n+3)
+    system = paddle.concat([upper, lower], axis=2)
+    system = system + regularization * paddle.eye(n + 3, dtype=system.dtype)
+    rhs = paddle.concat([kp_source, paddle.zeros_like(kp_source[:, :, :3, :])], axis=2)  # (B, G, n+3, 2)
+    param = paddle.matmul(matrix_inverse(system), rhs)
+    theta = param[:, :, n:, :].transpose([0, 1, 3, 2])
+    return theta, kp_driving, param[:, :, :n, :]
+
+
+def tps_warp(coords, theta, control_points, control_params):
+    """T_k(z) = a_k [z; 1] + sum_n w_kn U(|z - p^D_kn|) for every group k (TPSMM paper, Eq. 2).
+
+    coords: (1, N, 2); theta (B, G, 2, 3), control_points (B, G, n, 2), control_params (B, G, n, 2)
+    from :func:`tps_fit`. Returns (B, G, N, 2).
+    """
+    transformed = paddle.matmul(theta[:, :, :, :2], coords.transpose([0, 2, 1])) + theta[:, :, :, 2:]
+    distances = coords.unsqueeze([1, 2]) - control_points.unsqueeze(3)              # (B, G, n, N, 2)
+    squared = (distances ** 2).sum(-1)
+    basis = squared * paddle.log(squared + 1e-9)
+    return transformed.transpose([0, 1, 3, 2]) + paddle.matmul(basis.transpose([0, 1, 3, 2]), control_params)
+
+
+def to_homogeneous(coords):
+    """(..., 2) -> (..., 3) with a trailing 1."""
+    return paddle.concat([coords, paddle.ones_like(coords[..., :1])], axis=-1)
+
+
+def from_homogeneous(coords):
+    """(..., 3) -> (..., 2), divided by the last coordinate."""
+    return coords[..., :2] / coords[..., 2:3]
 
 
 class RandomTransform:
@@ -206,25 +320,27 @@ class RandomTransform:
     `control_params` (B, 1, P*P). Draw one with :meth:`sample`, or pass recorded tensors.
     """
 
-    def __init__(self, theta, control_points=None, control_params=None, align_corners=True):
+    def __init__(self, theta, control_points=None, control_params=None, align_corners=True, kernel=fomm_tps_kernel):
         self.theta = theta
         self.control_points = control_points
         self.control_params = control_params
         self.align_corners = align_corners
+        self.kernel = kernel
 
     @classmethod
-    def sample(cls, batch_size, sigma_affine, sigma_tps=None, points_tps=None, align_corners=True):
+    def sample(cls, batch_size, sigma_affine, sigma_tps=None, points_tps=None, align_corners=True,
+               kernel=fomm_tps_kernel):
         """theta = [I | 0] + N(0, sigma_affine^2); TPS weights ~ N(0, sigma_tps^2) on a PxP grid."""
         theta = paddle.randn([batch_size, 2, 3]) * sigma_affine + paddle.eye(2, 3).unsqueeze(0)
         if sigma_tps is None or points_tps is None:
-            return cls(theta, align_corners=align_corners)
+            return cls(theta, align_corners=align_corners, kernel=kernel)
         control_points = make_coordinate_grid(points_tps, points_tps).unsqueeze(0)
         control_params = paddle.randn([batch_size, 1, points_tps ** 2]) * sigma_tps
-        return cls(theta, control_points, control_params, align_corners)
+        return cls(theta, control_points, control_params, align_corners, kernel)
 
     def warp_coordinates(self, coords):
         """T(z) for coordinates (B or 1, N, 2)."""
-        return tps_warp_coordinates(coords, self.theta, self.control_points, self.control_params)
+        return tps_warp_coordinates(coords, self.theta, self.control_points, self.control_params, self.kernel)
 
     def jacobian(self, coords):
         """dT/dz at `coords` (B, N, 2) -> (B, N, 2, 2), by autograd and differentiable (create_graph)."""

@@ -1,4 +1,5 @@
-"""Unsupervised keypoint detector (paper, Sec. 3.1 and 3.2)."""
+"""Unsupervised keypoint detectors: the first order model's heatmaps (FOMM paper, Sec. 3.1 and 3.2) and
+the thin-plate spline model's regressed control points."""
 import paddle.nn as nn
 import paddle.nn.functional as F
 
@@ -53,3 +54,25 @@ class KPDetector(nn.Layer):
             jacobian = (heatmap.unsqueeze(2) * jacobian_map).reshape([0, self.num_kp, 4, h * w]).sum(-1)
             out["jacobian"] = jacobian.reshape([0, self.num_kp, 2, 2])
         return out
+
+
+@KP_DETECTORS.register()
+class TPSKPDetector(nn.Layer):
+    """TPSMM's keypoint detector: K*5 control points (K thin-plate splines of 5 points each) regressed
+    by a backbone over the whole frame (TPSMM paper, Sec. 3.1), squashed into [-1, 1] by 2*sigmoid - 1.
+
+    The backbone (ResNet18) gets the frame's channels and a K*5*2-wide output layer; its attribute is
+    the original's `fg_encoder`.
+    """
+
+    config_children = {"backbone": (BACKBONES, ("in_features", "num_outputs"))}
+
+    def __init__(self, backbone, num_tps=10, num_channels=3):
+        super().__init__()
+        self.num_tps = num_tps
+        self.fg_encoder = BACKBONES.build(backbone, in_features=num_channels, num_outputs=num_tps * 5 * 2)
+
+    def forward(self, image):
+        """image: (B, C, H, W) in [0, 1] -> {'fg_kp': (B, K*5, 2)} in [-1, 1] (x, y)."""
+        fg_kp = F.sigmoid(self.fg_encoder(image)) * 2 - 1
+        return {"fg_kp": fg_kp.reshape([0, self.num_tps * 5, 2])}

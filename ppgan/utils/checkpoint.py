@@ -6,7 +6,11 @@ import numpy as np
 from .errors import CheckpointError
 from .io import atomic_path
 
-NET_NAMES = ("kp_detector", "generator", "discriminator")
+# The nets a weights file may hold: the first order model's, then the thin-plate spline model's.
+NET_NAMES = ("kp_detector", "generator", "discriminator",
+             "dense_motion_network", "inpainting_network", "bg_predictor", "avd_network")
+# Nets an inference-only weights file may lack (they are needed for training or an optional mode only).
+OPTIONAL_NETS = ("discriminator", "bg_predictor", "avd_network")
 
 
 def is_torch_checkpoint(path):
@@ -34,8 +38,8 @@ def read_weights(path):
         raise CheckpointError("cannot read weights '%s' (%s): it is neither a Paddle .pdparams file nor a "
                               "PyTorch checkpoint, or it is corrupt/truncated" % (path, type(e).__name__)) from None
     if not isinstance(state, dict) or not any(k in state for k in NET_NAMES):
-        raise CheckpointError("weights '%s' hold no 'kp_detector' or 'generator' entry; expected a file written "
-                              "by tools/convert_torch_weights.py or by training" % path)
+        raise CheckpointError("weights '%s' hold none of the nets %s; expected a file written by "
+                              "tools/convert_torch_weights.py or by training" % (path, ", ".join(NET_NAMES)))
     return state
 
 
@@ -69,8 +73,8 @@ def check_weights(nets, weights, source="the weights"):
         if net is None:
             continue
         if name not in weights:
-            if name == "discriminator":
-                continue  # inference checkpoints may omit it; training requires it separately
+            if name in OPTIONAL_NETS:
+                continue  # inference checkpoints may omit it; training and AVD animation require it separately
             report.append("%s: absent from the file" % name)
             continue
         report += ["%s: %s" % (name, p) for p in state_mismatches(net, weights[name])]

@@ -1,4 +1,4 @@
-"""YAML configs: loading, `-o a.b.c=value` overrides, validation, and the original-FOMM adapter.
+"""YAML configs: loading, `-o a.b.c=value` overrides, validation, and the adapter of the originals' configs.
 
 Two formats are accepted:
 
@@ -75,7 +75,7 @@ SECTIONS = {
     "visualizer": {"kp_size": 5, "draw_border": True, "colormap": "gist_rainbow"},
 }
 
-ORIGINAL_SECTIONS = {
+ORIGINAL_SECTIONS = {  # and TPSMM's train_avd_params: train_avd
     "dataset_params": "dataset",
     "train_params": "train",
     "reconstruction_params": "reconstruction",
@@ -91,6 +91,11 @@ _ORIGINAL_PATHS = [
     ("model.kp_detector", "model_params.kp_detector_params"),
     ("model.generator", "model_params.generator_params"),
     ("model.discriminator", "model_params.discriminator_params"),
+    ("model.dense_motion_network.backbone", "model_params.dense_motion_params"),
+    ("model.dense_motion_network", "model_params.dense_motion_params"),
+    ("model.inpainting_network", "model_params.generator_params"),
+    ("model.avd_network", "model_params.avd_network_params"),
+    ("train_avd", "train_avd_params"),
     ("model.common", "model_params.common_params"),
     ("model", "model_params"),
 ] + [(v, k) for k, v in ORIGINAL_SECTIONS.items()]
@@ -113,14 +118,14 @@ def _split_backbone(params):
     return params
 
 
-def from_original(raw):
-    """Translate an original-format config dict into the native layout (no validation)."""
-    raw = copy.deepcopy(raw)
-    mp = raw.pop("model_params")
-    if not isinstance(mp, dict):
-        raise ConfigError("must be a mapping", "model_params")
-    unknown = set(mp) - {"common_params", "kp_detector_params", "generator_params",
-                         "discriminator_params"}
+def is_original_tpsmm(model_params):
+    """True for the `model_params` of a Thin-Plate Spline Motion Model config (yoyo-nb's repository)."""
+    common = model_params.get("common_params") or {}
+    return "num_tps" in common or "dense_motion_params" in model_params or "avd_network_params" in model_params
+
+
+def _fomm_model(mp):
+    unknown = set(mp) - {"common_params", "kp_detector_params", "generator_params", "discriminator_params"}
     if unknown:
         raise ConfigError("unknown key; accepted: common_params, kp_detector_params, "
                           "generator_params, discriminator_params", "model_params." + sorted(unknown)[0])
@@ -134,13 +139,80 @@ def from_original(raw):
     model["generator"] = gen_native
     if "discriminator_params" in mp:
         model["discriminator"] = dict(name="MultiScaleDiscriminator", **(mp["discriminator_params"] or {}))
-    out = {"model": model}
-    for old, new in ORIGINAL_SECTIONS.items():
-        if old in raw:
-            out[new] = raw.pop(old)
+    return model
+
+
+_TPSMM_COMMON = ("num_tps", "num_channels", "multi_mask")
+
+
+def _tpsmm_model(mp):
+    """The native model section of an original TPSMM config. The original builds the background predictor
+    when `bg` is true and always an AVD network: here those are the `bg_predictor` / `avd_network` sections."""
+    unknown = set(mp) - {"common_params", "generator_params", "dense_motion_params", "avd_network_params"}
+    if unknown:
+        raise ConfigError("unknown key; accepted: common_params, generator_params, dense_motion_params, "
+                          "avd_network_params", "model_params." + sorted(unknown)[0])
+    common = dict(mp.get("common_params") or {})
+    bg = common.pop("bg", False)
+    for key in common:
+        if key not in _TPSMM_COMMON:
+            raise ConfigError("unknown key; accepted: bg, " + ", ".join(_TPSMM_COMMON), "common_params." + key)
+    dense = dict(mp.get("dense_motion_params") or {})
+    backbone = {"name": "Hourglass", "norm": "instance"}
+    for key in _HOURGLASS_KEYS:
+        if key in dense:
+            backbone[key] = dense.pop(key)
+    model = {"name": "TPSMMModel", "common": common,
+             "kp_detector": {"name": "TPSKPDetector", "backbone": {"name": "ResNet18"}},
+             "dense_motion_network": dict(name="TPSDenseMotionNetwork", backbone=backbone, **dense),
+             "inpainting_network": dict(name="InpaintingNetwork", **(mp.get("generator_params") or {})),
+             "avd_network": dict(name="AVDNetwork", **(mp.get("avd_network_params") or {}))}
+    if bg:
+        model["bg_predictor"] = {"name": "BGMotionPredictor", "backbone": {"name": "ResNet18"}}
+    return model
+
+
+def _tpsmm_sections(raw):
+    """An original TPSMM config's other sections in the native layout: `dataloader_workers` is `num_workers`;
+    `frame_shape: null` (videos read as stored) takes the native default; mgif's `lambda_affine`, which the
+    original's AVD training never reads, is dropped with a warning."""
+    out = {}
+    for old, new in list(ORIGINAL_SECTIONS.items()) + [("train_avd_params", "train_avd")]:
+        if old not in raw:
+            continue
+        section = dict(raw.pop(old) or {})
+        if "dataloader_workers" in section:
+            section["num_workers"] = section.pop("dataloader_workers")
+        if new == "dataset" and section.get("frame_shape", 0) is None:
+            section.pop("frame_shape")
+        if new == "train_avd" and "lambda_affine" in section:
+            section.pop("lambda_affine")
+            from .logger import get_logger
+            get_logger("ppgan.config").warning("train_avd_params.lambda_affine is ignored: the original's AVD "
+                                               "training does not read it either")
+        out[new] = section
+    return out
+
+
+def from_original(raw):
+    """Translate an original-format config dict (FOMM's or TPSMM's) into the native layout (no validation)."""
+    raw = copy.deepcopy(raw)
+    mp = raw.pop("model_params")
+    if not isinstance(mp, dict):
+        raise ConfigError("must be a mapping", "model_params")
+    if is_original_tpsmm(mp):
+        out = {"model": _tpsmm_model(mp)}
+        out.update(_tpsmm_sections(raw))
+        accepted = list(ORIGINAL_SECTIONS) + ["train_avd_params"]
+    else:
+        out = {"model": _fomm_model(mp)}
+        for old, new in ORIGINAL_SECTIONS.items():
+            if old in raw:
+                out[new] = raw.pop(old)
+        accepted = list(ORIGINAL_SECTIONS)
     for key in raw:
         raise ConfigError("unknown top-level key in an original-format config; accepted: model_params, "
-                          + ", ".join(ORIGINAL_SECTIONS), key)
+                          + ", ".join(accepted), key)
     return out
 
 
@@ -267,22 +339,27 @@ def _merge_section(spec, given, path):
 
 
 def validate(cfg):
-    """Check a native config and fill the defaults of its non-model sections; returns a new dict."""
+    """Check a native config and fill the defaults of its non-model sections; returns a new dict.
+
+    The sections are SECTIONS, with those the model family replaces or adds (its `config_sections`,
+    e.g. the thin-plate spline model's own `train` and `train_avd`).
+    """
     if not isinstance(cfg, dict):
         raise ConfigError("a config file must hold a mapping at the top level")
-    unknown = [k for k in cfg if k != "model" and k not in SECTIONS]
+    if "model" not in cfg or not isinstance(cfg["model"], dict):
+        raise ConfigError("missing the 'model' section (or it is not a mapping)", "model")
+    from ppgan.models.builder import check_model_config, model_family  # registries are filled by ppgan.models
+    sections = dict(SECTIONS, **model_family(cfg["model"]).config_sections)
+    unknown = [k for k in cfg if k != "model" and k not in sections]
     if unknown:
-        hint = difflib.get_close_matches(unknown[0], ["model"] + list(SECTIONS), n=1)
-        msg = "unknown top-level key; accepted: model, %s" % ", ".join(SECTIONS)
+        hint = difflib.get_close_matches(unknown[0], ["model"] + list(sections), n=1)
+        msg = "unknown top-level key; accepted: model, %s" % ", ".join(sections)
         if hint:
             msg += " (did you mean '%s'?)" % hint[0]
         raise ConfigError(msg, unknown[0])
-    if "model" not in cfg or not isinstance(cfg["model"], dict):
-        raise ConfigError("missing the 'model' section (or it is not a mapping)", "model")
     out = {"model": copy.deepcopy(cfg["model"])}
-    for name, spec in SECTIONS.items():
+    for name, spec in sections.items():
         out[name] = _merge_section(spec, cfg.get(name), (name,))
-    from ppgan.models.builder import check_model_config  # registries are filled by ppgan.models
     check_model_config(out["model"])
     return out
 

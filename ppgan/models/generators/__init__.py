@@ -1,1 +1,2 @@
 from .occlusion_aware import OcclusionAwareGenerator  # noqa: F401
+from .inpainting import InpaintingNetwork, TPSAnimator  # noqa: F401
