@@ -10,20 +10,31 @@ warnings.filterwarnings("ignore", message=".*ccache.*")
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PARITY_DIR = os.environ.get("PPGAN_PARITY_DIR", os.path.join(os.path.dirname(REPO), "shared", "parity"))
+TPSMM_PARITY_DIR = os.environ.get("PPGAN_TPSMM_PARITY_DIR",
+                                  os.path.join(os.path.dirname(REPO), "shared", "parity-tpsmm"))
 REQUIRE_PARITY = os.environ.get("PPGAN_REQUIRE_PARITY", "") not in ("", "0")
 PARITY_MODELS = ["vox", "vox-adv", "mgif", "zero-order", "multiscale-pad"]
 
 
-def parity_path(*parts):
-    """Path inside the parity fixtures; skips (or fails when PPGAN_REQUIRE_PARITY=1) if they are absent."""
-    path = os.path.join(PARITY_DIR, *parts)
+def _fixture(root, parts, where, variable):
+    path = os.path.join(root, *parts)
     if not os.path.exists(path):
-        message = ("parity fixture %s not found: clone the project next to shared/ (../shared/parity) or set "
-                   "PPGAN_PARITY_DIR" % path)
+        message = ("parity fixture %s not found: clone the project next to shared/ (%s) or set %s"
+                   % (path, where, variable))
         if REQUIRE_PARITY:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def parity_path(*parts):
+    """Path inside the parity fixtures; skips (or fails when PPGAN_REQUIRE_PARITY=1) if they are absent."""
+    return _fixture(PARITY_DIR, parts, "../shared/parity", "PPGAN_PARITY_DIR")
+
+
+def tpsmm_parity_path(*parts):
+    """Path inside the TPSMM parity fixtures (../shared/parity-tpsmm); skips or fails as parity_path."""
+    return _fixture(TPSMM_PARITY_DIR, parts, "../shared/parity-tpsmm", "PPGAN_TPSMM_PARITY_DIR")
 
 
 def require_onnx():
@@ -56,6 +67,40 @@ TINY_MODEL = {
     "discriminator": {"name": "MultiScaleDiscriminator", "scales": [1], "block_expansion": 4, "max_features": 16,
                       "num_blocks": 2, "sn": True},
 }
+
+
+# A small thin-plate spline motion model (the ResNet18s keep their width; 64x64 frames work).
+TINY_TPSMM_MODEL = {
+    "name": "TPSMMModel",
+    "common": {"num_tps": 2, "num_channels": 3, "multi_mask": True},
+    "kp_detector": {"name": "TPSKPDetector", "backbone": {"name": "ResNet18"}},
+    "dense_motion_network": {"name": "TPSDenseMotionNetwork", "scale_factor": 0.25,
+                             "backbone": {"name": "Hourglass", "block_expansion": 4, "max_features": 16,
+                                          "num_blocks": 3, "norm": "instance"}},
+    "inpainting_network": {"name": "InpaintingNetwork", "block_expansion": 4, "max_features": 16, "num_down_blocks": 3},
+    "bg_predictor": {"name": "BGMotionPredictor", "backbone": {"name": "ResNet18"}},
+    "avd_network": {"name": "AVDNetwork", "id_bottle_size": 8, "pose_bottle_size": 8},
+}
+
+
+@pytest.fixture
+def tiny_tpsmm_config():
+    """A small native TPSMM config at 64x64."""
+    return {"model": copy.deepcopy(TINY_TPSMM_MODEL), "dataset": {"frame_shape": [64, 64, 3]}}
+
+
+@pytest.fixture
+def tiny_tpsmm_weights(tiny_tpsmm_config, tmp_path):
+    """A .pdparams of every net of the tiny TPSMM model (seeded random weights; the control points are
+    spread by a random output layer so that the splines are not degenerate)."""
+    import paddle
+    from ppgan.models import build_nets
+    from ppgan.utils.checkpoint import save_weights
+    paddle.seed(2)
+    nets = build_nets(tiny_tpsmm_config["model"])
+    path = str(tmp_path / "tiny_tpsmm.pdparams")
+    save_weights({k: {n: v.numpy() for n, v in net.state_dict().items()} for k, net in nets.items()}, path)
+    return path
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -1,8 +1,9 @@
 """Where the animation graphs run: Paddle dygraph, Paddle Inference (exported models) or ONNX Runtime.
 
-Every backend takes and returns numpy arrays (images NCHW float32 in [0, 1]) through three calls:
-``keypoints(images)``, ``prepare_source(source)`` (once per source: its features) and
-``generate(source_state, kp_source, kp_driving)`` with normalised driving keypoints.
+Every backend takes and returns numpy arrays (images NCHW float32 in [0, 1]) through the calls
+``keypoints(images)``, ``prepare_source(source)`` (once per source: its features),
+``generate(source_state, kp_source, kp_driving)`` with normalised driving keypoints, and, for a model
+with an AVD network, ``avd(kp_source, kp_driving)``.
 """
 import contextlib
 import os
@@ -13,7 +14,6 @@ import paddle
 from ppgan.utils.errors import InputError
 
 from .export import ONNX_HELP, ExportError, read_manifest
-from .graphs import KEYPOINT_NAMES
 
 BACKENDS = ("auto", "dygraph", "inference", "onnx")
 DEVICES = ("cpu", "gpu")
@@ -59,9 +59,10 @@ class DygraphBackend:
             yield
 
     def keypoints(self, images):
+        graph = self.graphs["kp_detector"]
         with self._scope():
-            outputs = self.graphs["kp_detector"](paddle.to_tensor(images))
-            return {name: out.numpy() for name, out in zip(KEYPOINT_NAMES, outputs)}
+            outputs = graph(paddle.to_tensor(images))
+            return {name: out.numpy() for name, out in zip(graph.keypoint_names, outputs)}
 
     def prepare_source(self, source):
         with self._scope():
@@ -70,11 +71,16 @@ class DygraphBackend:
 
     def generate(self, source_state, kp_source, kp_driving):
         image, features = source_state
+        args = [image, features]
         with self._scope():
-            args = [image, features, paddle.to_tensor(kp_source["value"]), paddle.to_tensor(kp_driving["value"])]
-            if "jacobian" in kp_driving:
-                args += [paddle.to_tensor(kp_source["jacobian"]), paddle.to_tensor(kp_driving["jacobian"])]
+            for name in self.graphs["kp_detector"].keypoint_names:
+                args += [paddle.to_tensor(kp_source[name]), paddle.to_tensor(kp_driving[name])]
             return self.graphs["frame_generator"](*args).numpy()
+
+    def avd(self, kp_source, kp_driving):
+        with self._scope():
+            out = self.graphs["avd_network"](paddle.to_tensor(kp_source["fg_kp"]), paddle.to_tensor(kp_driving["fg_kp"]))
+            return {"fg_kp": out.numpy()}
 
 
 class _ExportedBackend:
@@ -84,13 +90,14 @@ class _ExportedBackend:
         self.model_dir = model_dir
         self.manifest = read_manifest(model_dir)
         self.image_size = tuple(self.manifest["image_size"])
+        self.keypoint_names = keypoint_names(self.manifest)
 
     def _run(self, name, feed):
         raise NotImplementedError
 
     def keypoints(self, images):
         outputs = self._run("kp_detector", {"image": images})
-        return dict(zip(KEYPOINT_NAMES, outputs))
+        return dict(zip(self.keypoint_names, outputs))
 
     def prepare_source(self, source):
         return source, self._run("source_encoder", {"source_image": source})[0]
@@ -103,6 +110,18 @@ class _ExportedBackend:
         for name, value in kp_driving.items():
             feed["kp_driving_" + name] = value
         return self._run("frame_generator", feed)[0]
+
+    def avd(self, kp_source, kp_driving):
+        feed = {"kp_source_fg_kp": kp_source["fg_kp"], "kp_driving_fg_kp": kp_driving["fg_kp"]}
+        return {"fg_kp": self._run("avd_network", feed)[0]}
+
+
+def keypoint_names(manifest):
+    """The keypoint tensors of an export, in the order its kp_detector returns them (manifests written
+    before there were two model families name none: FOMM's value and jacobian)."""
+    if "keypoint_names" in manifest:
+        return list(manifest["keypoint_names"])
+    return ["value", "jacobian"] if manifest["has_jacobian"] else ["value"]
 
 
 class InferenceBackend(_ExportedBackend):
@@ -140,11 +159,12 @@ class InferenceBackend(_ExportedBackend):
 
         h, w = self.image_size
         k = self.manifest["num_kp"]
-        c, fh, fw = self.manifest["feature_shape"]
-        per_item = {"image": [3, h, w], "source_image": [3, h, w], "source_features": [c, fh, fw],
-                    "kp_source_value": [k, 2], "kp_driving_value": [k, 2],
-                    "kp_source_jacobian": [k, 2, 2], "kp_driving_jacobian": [k, 2, 2]}
-        batch_one = {"source_image", "source_features", "kp_source_value", "kp_source_jacobian"}
+        shapes = self.manifest.get("keypoint_shapes") or {"value": [k, 2], "jacobian": [k, 2, 2]}
+        per_item = {"image": [3, h, w], "source_image": [3, h, w],
+                    "source_features": list(self.manifest["feature_shape"])}
+        for key, shape in shapes.items():
+            per_item["kp_source_" + key] = per_item["kp_driving_" + key] = list(shape)
+        batch_one = {"source_image", "source_features"} | {"kp_source_" + key for key in shapes}
         low, high, opt = {}, {}, {}
         for inp in self.manifest["graphs"][name]["inputs"]:
             top = 1 if inp in batch_one or name == "source_encoder" else max_batch_size

@@ -1,9 +1,9 @@
-"""Exported models: the three animation graphs as Paddle static models (and ONNX), and their cache.
+"""Exported models: the animation graphs as Paddle static models (and ONNX), and their cache.
 
 An export folder holds, per graph of :mod:`ppgan.apps.graphs`, ``<name>.json`` (``.pdmodel`` on
 Paddle 2.x) and ``<name>.pdiparams``, optionally ``<name>.onnx``, and ``manifest.json`` describing
-them (frame size, keypoints, inputs). Folders appear complete or not at all: everything is written
-to a temporary folder that is renamed into place.
+them (model family, frame size, keypoints, inputs). Folders appear complete or not at all: everything
+is written to a temporary folder that is renamed into place.
 """
 import hashlib
 import json
@@ -17,7 +17,7 @@ from ppgan.utils.errors import InputError, PPGanError
 from ppgan.utils.io import temp_dir_next_to
 from ppgan.utils.logger import get_logger
 
-from .graphs import GRAPH_NAMES, build_graphs, input_specs
+from .graphs import build_graphs, input_specs
 
 logger = get_logger("ppgan.apps")
 
@@ -77,35 +77,40 @@ def _move_into_place(tmp, output_dir):
         shutil.rmtree(old, ignore_errors=True)
 
 
-def export_model(kp_detector, generator, output_dir, image_size, onnx=False, source=None):
-    """Export loaded nets as the three static graphs at frame size `image_size` (H, W) into `output_dir`.
+def export_model(kp_detector, generator, output_dir, image_size, onnx=False, source=None, avd_network=None,
+                 model="FirstOrderModel"):
+    """Export loaded nets as static graphs at frame size `image_size` (H, W) into `output_dir`: the keypoint
+    detector, source encoder and frame generator, and the AVD network when given.
 
     The batch dimension stays dynamic. With `onnx`, each graph is also converted to ONNX. `source`
-    (a dict, e.g. config and weights paths) is recorded in the manifest. Returns the manifest.
+    (a dict, e.g. config and weights paths) and `model` (the model family) are recorded in the manifest.
+    Returns the manifest.
     """
     import paddle
 
     check_output_dir(output_dir)
     h, w = (int(n) for n in image_size)
-    graphs = build_graphs(kp_detector, generator)
+    graphs = build_graphs(kp_detector, generator, avd_network)
     with paddle.no_grad():
         blank = paddle.zeros([1, 3, h, w])
         keypoints = graphs["kp_detector"](blank)
         features = graphs["source_encoder"](blank)
-    has_jacobian = len(keypoints) == 2
-    specs = input_specs(keypoints[0].shape[1], has_jacobian, (h, w), features.shape[1:])
+    names = graphs["kp_detector"].keypoint_names
+    shapes = {name: [int(n) for n in kp.shape[1:]] for name, kp in zip(names, keypoints)}
+    specs = input_specs(shapes, (h, w), features.shape[1:], with_avd=avd_network is not None)
     tmp = temp_dir_next_to(output_dir)
     try:
         entries = {}
-        for name in GRAPH_NAMES:
+        for name in graphs:
             with warnings.catch_warnings():
                 # zeros_like asks its input for a device, which a graph being traced does not have yet
                 warnings.filterwarnings("ignore", message=".*do not have 'place'.*")
                 paddle.jit.save(graphs[name], os.path.join(tmp, name), input_spec=specs[name])
             entries[name] = {"model": _model_file(tmp, name), "params": name + ".pdiparams",
                              "inputs": [spec.name for spec in specs[name]]}
-        manifest = {"format": FORMAT, "version": VERSION, "image_size": [h, w],
-                    "num_kp": int(keypoints[0].shape[1]), "has_jacobian": has_jacobian,
+        manifest = {"format": FORMAT, "version": VERSION, "model": model, "image_size": [h, w],
+                    "num_kp": int(keypoints[0].shape[1]), "has_jacobian": "jacobian" in names,
+                    "keypoint_names": list(names), "keypoint_shapes": shapes,
                     "feature_shape": [int(n) for n in features.shape[1:]],
                     "align_corners": bool(generator.align_corners), "paddle_version": paddle.__version__,
                     "graphs": entries, "source": source or {}}
@@ -236,7 +241,8 @@ def cache_folder(model_config, weight_path, image_size):
     return os.path.join(cache_root(), "exports", hashlib.sha256(key.encode()).hexdigest()[:20])
 
 
-def cached_export(kp_detector, generator, folder, image_size, onnx=False, weight_path=None):
+def cached_export(kp_detector, generator, folder, image_size, onnx=False, weight_path=None, avd_network=None,
+                  model="FirstOrderModel"):
     """Export into the cache `folder` (from cache_folder) unless it is there already; returns `folder`."""
     if is_export(folder):
         if onnx:
@@ -246,7 +252,8 @@ def cached_export(kp_detector, generator, folder, image_size, onnx=False, weight
                 image_size[1], image_size[0], folder)
     try:
         export_model(kp_detector, generator, folder, image_size, onnx=onnx,
-                     source={"weights": os.path.abspath(weight_path)} if weight_path else None)
+                     source={"weights": os.path.abspath(weight_path)} if weight_path else None,
+                     avd_network=avd_network, model=model)
     except OSError as e:
         raise ExportError("cannot write the export cache %s (%s): set PPGAN_CACHE_DIR to a writable folder, or "
                           "use the dygraph backend (--backend dygraph)" % (folder, e.strerror or e)) from None

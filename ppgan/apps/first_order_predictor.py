@@ -1,305 +1,54 @@
 """Animate a source image with a driving video: the Python API of the First Order Motion Model."""
-import contextlib
-import ctypes
-import functools
-import os
-
-import numpy as np
 import paddle
 
-from ppgan.models.builder import build_nets
-from ppgan.models.firstorder_model import check_frame_size
-from ppgan.modules.geometry import movement_scale, normalize_kp, shape_distance
-from ppgan.utils.checkpoint import load_weights, read_weights
-from ppgan.utils.config import load_config, read_config_file
-from ppgan.utils.errors import CheckpointError, ConfigError, InputError
-from ppgan.utils.image import fit_to_size, to_rgb_float
+from ppgan.modules.geometry import movement_scale, normalize_kp
 
-from .backends import BACKENDS, DygraphBackend, InferenceBackend, OnnxBackend, auto_backend, check_device
-from .export import cache_folder, cached_export, is_export
-from .graphs import build_graphs
+from .predictor import PREDICTORS, AnimationPredictor, cpu_threads, default_num_threads  # noqa: F401
 
 
-def _nchw(frames):
-    """List of HxWx3 float32 arrays -> one (N, 3, H, W) float32 array."""
-    return np.ascontiguousarray(np.stack(frames).transpose(0, 3, 1, 2), dtype=np.float32)
-
-
-def default_num_threads():
-    """Inference's CPU threads unless told: FLAGS_paddle_num_threads if set, else every core the process may use."""
-    flag = os.environ.get("FLAGS_paddle_num_threads")
-    if flag:
-        return int(flag)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-@functools.lru_cache(maxsize=None)
-def _intel_openmp():
-    """The Intel OpenMP runtime under Paddle's MKL, if this Paddle build has loaded it, else None."""
-    try:
-        return ctypes.CDLL("libiomp5.so", mode=os.RTLD_NOLOAD)
-    except (OSError, AttributeError):  # an OpenBLAS / GNU OpenMP build, or no RTLD_NOLOAD (Windows)
-        return None
-
-
-@contextlib.contextmanager
-def cpu_threads(num_threads):
-    """Run the block with `num_threads` MKL/OpenMP threads, then restore the process's previous setting.
-
-    Paddle runs its CPU math on one thread by default; with 2 threads the vox-256 model animates 35-50%
-    faster on a 2-core machine (benchmarks/animate.py). The setting is per process, hence restored, so
-    training in the same process keeps its own. Idle OpenMP threads sleep at once instead of spinning
-    for 200 ms: spinning took the core the next small op needed and made the 64x64 model 15-30% slower.
-    """
-    set_threads = getattr(paddle.base.core, "set_num_threads", None)
-    if set_threads is None:  # a Paddle without the switch: its own setting stays
-        yield
-        return
-    omp = _intel_openmp()
-    previous = (omp.omp_get_max_threads() if omp else
-                paddle.get_flags("FLAGS_paddle_num_threads")["FLAGS_paddle_num_threads"])
-    blocktime = omp.kmp_get_blocktime() if omp and num_threads > 1 else None
-    set_threads(num_threads)
-    if blocktime is not None:
-        omp.kmp_set_blocktime(0)
-    try:
-        yield
-    finally:
-        set_threads(previous)
-        if blocktime is not None:
-            omp.kmp_set_blocktime(blocktime)
-
-
-class FirstOrderPredictor:
+@PREDICTORS.register("FirstOrderModel")
+class FirstOrderPredictor(AnimationPredictor):
     """Source image + driving frames -> animated frames, with the original's normalisation modes.
 
-    config: a config path (native or original format) or a loaded config dict.
-    weight_path: a .pdparams file from tools/convert_torch_weights.py or training, or a PyTorch
-      checkpoint (converted in memory).
-    model_dir: instead of config and weights, a folder written by tools/export_model.py (backends
-      'inference' and 'onnx'; frames are animated at the size it was exported at).
     relative: transfer relative motion (keypoints and jacobians) instead of absolute positions.
     adapt_scale: scale the relative movement by the ratio of keypoint convex hull areas.
     align_corners: grid sampling convention; None keeps the config's value.
-    image_size: the size frames are animated at; None uses the config's `dataset.frame_shape`
-      when the config sets one, else the source image's own size.
-    batch_size: driving frames per forward pass (results do not depend on it).
-    num_threads: CPU threads of inference (Paddle's own default is 1); None uses
-      `default_num_threads()`: FLAGS_paddle_num_threads if set, else every core the process may use.
-    backend: 'dygraph' (the Paddle layers as trained), 'inference' (Paddle Inference: oneDNN on CPU),
-      'onnx' (ONNX Runtime; the `onnx` extra) or 'auto' (the fastest installed for the device). The
-      static backends run the model exported once per frame size and cached (`export.cache_root()`);
-      their frames equal the dygraph ones within 1e-4.
-    device: 'cpu' or 'gpu'; None follows Paddle's current device.
-    use_trt: with backend 'inference' on GPU, build TensorRT engines.
+    The other arguments are :class:`~ppgan.apps.predictor.AnimationPredictor`'s (config, weight_path,
+    model_dir, image_size, batch_size, num_threads, backend, device, use_trt).
     """
+
+    family = "FirstOrderModel"
 
     def __init__(self, config=None, weight_path=None, relative=True, adapt_scale=True, align_corners=None,
                  image_size=None, batch_size=1, num_threads=None, backend="auto", device=None, use_trt=False,
                  model_dir=None):
-        if backend not in BACKENDS:
-            raise InputError("backend must be one of %s, got %r" % (", ".join(BACKENDS), backend))
-        if device is None:
-            device = "gpu" if paddle.device.get_device().startswith("gpu") else "cpu"
-        self.device = check_device(device)
-        self.backend = auto_backend(self.device, model_dir) if backend == "auto" else backend
-        self.use_trt = bool(use_trt)
         self.relative = relative
         self.adapt_scale = adapt_scale
-        if int(batch_size) < 1:
-            raise InputError("batch_size must be at least 1, got %r" % (batch_size,))
-        self.batch_size = int(batch_size)
-        self.num_threads = default_num_threads() if num_threads is None else num_threads
-        if isinstance(self.num_threads, bool) or not isinstance(self.num_threads, (int, np.integer)) \
-                or self.num_threads < 1:
-            raise InputError("num_threads must be an integer of at least 1, got %r" % (num_threads,))
-        self.num_threads = int(self.num_threads)
-        self._backends = {}
-        self._checked_sizes = set()
-        self.model_dir = model_dir
-        if model_dir is not None:
-            self._open_export(model_dir, config, weight_path, image_size)
-        else:
-            self._load_nets(config, weight_path, align_corners, image_size)
+        self.align_corners = align_corners
+        super().__init__(config, weight_path, image_size=image_size, batch_size=batch_size, num_threads=num_threads,
+                         backend=backend, device=device, use_trt=use_trt, model_dir=model_dir)
 
-    def _open_export(self, model_dir, config, weight_path, image_size):
-        if config is not None or weight_path is not None:
-            raise InputError("give either model_dir (an exported model) or config and weight_path, not both")
-        if self.backend == "dygraph":
-            raise InputError("an exported model runs with backend 'inference' or 'onnx', not 'dygraph'")
-        backend = self._static_backend(model_dir)
-        self.image_size = backend.image_size
-        if image_size is not None and tuple(self._size_pair(image_size)) != self.image_size:
-            raise InputError("'%s' was exported for %dx%d frames, not %s; export it again with --image_size"
-                             % (model_dir, self.image_size[1], self.image_size[0], image_size))
-        self._backends[self.image_size] = backend
-
-    def _load_nets(self, config, weight_path, align_corners, image_size):
-        if config is None:
-            raise InputError("no config given: pass config=<path to a configs/*.yaml or an original FOMM config>")
-        if weight_path is None:
-            raise CheckpointError("no weights given: convert a released checkpoint (e.g. vox-cpk.pth.tar) with "
-                                  "'python tools/convert_torch_weights.py --input vox-cpk.pth.tar --output "
-                                  "vox.pdparams' and pass weight_path='vox.pdparams'")
-        self.cfg = load_config(config)
-        if align_corners is not None:
-            self.cfg["model"]["common"]["align_corners"] = bool(align_corners)
-        nets = build_nets(self.cfg["model"], ("kp_detector", "generator"))
-        load_weights(nets, read_weights(weight_path), "the weights in '%s'" % weight_path)
-        self.weight_path = weight_path
-        self.graphs = build_graphs(nets["kp_detector"], nets["generator"])
-        self.image_size = self._resolve_size(image_size, config)
+    def _configure(self, cfg):
+        if self.align_corners is not None:
+            cfg["model"]["common"]["align_corners"] = bool(self.align_corners)
 
     @staticmethod
-    def _size_pair(image_size):
-        return (int(image_size), int(image_size)) if np.isscalar(image_size) else tuple(image_size)[:2]
+    def shape_points(kp):
+        return kp["value"]
 
-    def _resolve_size(self, image_size, config):
-        if image_size is not None:
-            return self._size_pair(image_size)
-        raw = config if isinstance(config, dict) else read_config_file(config)
-        if "dataset" in raw or "dataset_params" in raw:
-            return tuple(self.cfg["dataset"]["frame_shape"][:2])
-        return None
+    def _reference(self, kp_source, kp_initial):
+        scale = (movement_scale(kp_source["value"], kp_initial["value"])
+                 if self.adapt_scale and self.relative else 1.0)
+        return {"initial": kp_initial, "scale": scale}
 
-    def _static_backend(self, model_dir):
-        if self.backend == "onnx":
-            return OnnxBackend(model_dir, self.device, self.num_threads)
-        return InferenceBackend(model_dir, self.device, self.num_threads, self.use_trt, self.batch_size)
-
-    def _backend_for(self, size):
-        """The backend that animates frames of `size` (static backends: exported at that size, cached)."""
-        key = None if self.backend == "dygraph" else tuple(size)
-        if self.backend == "dygraph" and tuple(size) not in self._checked_sizes:
-            self._check_size(size)
-        if key not in self._backends:
-            if self.backend == "dygraph":
-                self._backends[key] = DygraphBackend(self.graphs, lambda: cpu_threads(self.num_threads))
-            else:
-                if self.model_dir is not None:
-                    raise InputError("'%s' animates %dx%d frames, not %dx%d" % (
-                        self.model_dir, self.image_size[1], self.image_size[0], size[1], size[0]))
-                folder = cache_folder(self.cfg["model"], self.weight_path, key)
-                if not is_export(folder):
-                    self._check_size(size)
-                folder = cached_export(self.graphs["kp_detector"].kp_detector, self.graphs["source_encoder"].generator,
-                                       folder, key, onnx=self.backend == "onnx", weight_path=self.weight_path)
-                self._backends[key] = self._static_backend(folder)
-                if self.image_size is not None:  # every frame has this size: the layers are not needed again
-                    self.graphs = None
-        return self._backends[key]
-
-    def _check_size(self, size):
-        """A frame size the nets cannot process is one InputError (not a framework traceback)."""
-        try:
-            check_frame_size(self.graphs["kp_detector"].kp_detector, self.graphs["source_encoder"].generator,
-                             (size[0], size[1], 3))
-        except ConfigError as e:
-            raise InputError("cannot animate at %dx%d: %s; choose another image_size (--image_size)"
-                             % (size[1], size[0], e.detail)) from None
-        self._checked_sizes.add(tuple(size))
-
-    def _prepare(self, image, size, what):
-        image = to_rgb_float(image, what)
-        return fit_to_size(image, size) if size is not None else image
-
-    def _batches(self, frames, size):
-        """Driving frames, prepared and stacked `batch_size` at a time, streamed."""
-        batch = []
-        for i, frame in enumerate(frames):
-            batch.append(self._prepare(frame, size, "driving frame %d" % i))
-            if len(batch) == self.batch_size:
-                yield _nchw(batch)
-                batch = []
-        if batch:
-            yield _nchw(batch)
-
-    def find_best_frame(self, source, driving):
-        """Index of the driving frame whose keypoint shape is closest to the source's (pose-free).
-
-        With relative motion, animation starts from the pose of the initial driving frame; starting
-        from the frame that looks most like the source avoids carrying a pose mismatch into every
-        frame. Keypoints of each frame are centred and scaled by their convex hull's area before
-        comparing, as the original does with face landmarks; this works for any category.
-        """
-        src_img = self._prepare(source, self.image_size, "source image")
-        backend = self._backend_for(src_img.shape[:2])
-        kp_source = backend.keypoints(_nchw([src_img]))["value"][0]
-        best, best_distance, count = None, None, 0
-        for batch in self._batches(driving, src_img.shape[:2]):
-            for value in backend.keypoints(batch)["value"]:
-                distance = shape_distance(kp_source, value)
-                if best_distance is None or distance < best_distance:
-                    best, best_distance = count, distance
-                count += 1
-        if best is None:
-            raise InputError("the driving video has no frames")
-        return best
-
-    def iter_animate(self, source, driving, return_keypoints=False, initial_frame=None):
-        """Yield animated frames (HxWx3 float32 in [0, 1]) as the driving frames are consumed.
-
-        initial_frame: the driving frame whose keypoints are the reference of relative motion
-          (`kp_driving_initial`); None uses the first driving frame. Animating every frame against
-          the best frame gives exactly the original demo's forward + backward passes from it.
-        With `return_keypoints`, yield (frame, {'value': (K, 2), 'jacobian': (K, 2, 2)}) pairs where
-        the keypoints are the normalised driving keypoints the generator used.
-        """
-        src_img = self._prepare(source, self.image_size, "source image")
-        size = src_img.shape[:2]
-        backend = self._backend_for(size)
-        src = _nchw([src_img])
-        kp_source = backend.keypoints(src)
-        source_state = backend.prepare_source(src)
-        state = {}
-        if initial_frame is not None:
-            initial = _nchw([self._prepare(initial_frame, size, "initial driving frame")])
-            self._set_initial(state, kp_source, backend.keypoints(initial))
-        for batch in self._batches(driving, size):
-            yield from self._animate_batch(backend, source_state, kp_source, batch, state, return_keypoints)
-        if "frames" not in state:
-            raise InputError("the driving video has no frames")
-
-    def _set_initial(self, state, kp_source, kp_initial):
-        state["initial"] = kp_initial
-        state["scale"] = (movement_scale(kp_source["value"], kp_initial["value"])
-                          if self.adapt_scale and self.relative else 1.0)
-
-    def _normalize(self, kp_source, kp_driving, kp_initial, scale):
+    def _normalize(self, backend, kp_source, kp_driving, reference):
         """normalize_kp on numpy keypoints (batch-1 source and initial keypoints broadcast)."""
         if not self.relative:
             return kp_driving
         # no_grad is a global switch: entered per call, never held across a yield
         with paddle.no_grad():
-            tensors = [{k: paddle.to_tensor(v) for k, v in kp.items()} for kp in (kp_source, kp_driving, kp_initial)]
-            kp_norm = normalize_kp(*tensors, use_relative_movement=True, use_relative_jacobian=True, scale=scale)
+            tensors = [{k: paddle.to_tensor(v) for k, v in kp.items()}
+                       for kp in (kp_source, kp_driving, reference["initial"])]
+            kp_norm = normalize_kp(*tensors, use_relative_movement=True, use_relative_jacobian=True,
+                                   scale=reference["scale"])
             return {k: v.numpy() for k, v in kp_norm.items()}
-
-    def _animate_batch(self, backend, source_state, kp_source, frames, state, return_keypoints):
-        """The animated frames (and normalised keypoints) of one batch of driving frames, as a list."""
-        n = len(frames)
-        kp_driving = backend.keypoints(frames)
-        if "initial" not in state:
-            self._set_initial(state, kp_source, {k: v[:1] for k, v in kp_driving.items()})
-        state["frames"] = state.get("frames", 0) + n
-        kp_norm = self._normalize(kp_source, kp_driving, state["initial"], state["scale"])
-        prediction = backend.generate(source_state, kp_source, kp_norm).transpose(0, 2, 3, 1)
-        if not return_keypoints:
-            return list(prediction)
-        return [(prediction[j], {k: v[j] for k, v in kp_norm.items()}) for j in range(n)]
-
-    def animate(self, source, driving, return_keypoints=False, initial_frame=None):
-        """Animate `source` (HxWx3) by `driving` (TxHxWx3 array or iterable of frames).
-
-        Returns a TxHxWx3 float32 array in [0, 1] (and the normalised keypoints, stacked, with
-        `return_keypoints`).
-        """
-        results = list(self.iter_animate(source, driving, return_keypoints, initial_frame))
-        if not return_keypoints:
-            return np.stack(results)
-        frames = np.stack([r[0] for r in results])
-        kps = {k: np.stack([r[1][k] for r in results]) for k in results[0][1]}
-        return frames, kps

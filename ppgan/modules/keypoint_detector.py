@@ -39,6 +39,11 @@ class KPDetector(nn.Layer):
         self.scale_factor = scale_factor
         self.down = AntiAliasInterpolation2d(num_channels, scale_factor) if scale_factor != 1 else None
 
+    @property
+    def keypoint_names(self):
+        """The keys of forward's output, in the order exported graphs return them."""
+        return ("value", "jacobian") if self.jacobian is not None else ("value",)
+
     def forward(self, x):
         """x: (B, C, H, W) in [0, 1] -> {'value': (B, K, 2), 'jacobian': (B, K, 2, 2)}."""
         if self.down is not None:
@@ -66,6 +71,7 @@ class TPSKPDetector(nn.Layer):
     """
 
     config_children = {"backbone": (BACKBONES, ("in_features", "num_outputs"))}
+    keypoint_names = ("fg_kp",)
 
     def __init__(self, backbone, num_tps=10, num_channels=3):
         super().__init__()

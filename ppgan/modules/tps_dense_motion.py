@@ -73,8 +73,9 @@ class TPSDenseMotionNetwork(nn.Layer):
         self.maps = nn.Conv2D(widths[-1], num_tps + 1, kernel_size=7, padding=3)
         self.down = AntiAliasInterpolation2d(num_channels, scale_factor) if scale_factor != 1 else None
         if multi_mask:
-            self.up_nums = int(math.log(1 / scale_factor, 2))
-            if not 0 <= self.up_nums <= OCCLUSION_LEVELS or len(widths) < OCCLUSION_LEVELS - self.up_nums:
+            self.up_nums = int(round(math.log(1 / scale_factor, 2)))
+            if (abs(2 ** self.up_nums * scale_factor - 1) > 1e-6 or not 0 <= self.up_nums <= OCCLUSION_LEVELS
+                    or len(widths) < OCCLUSION_LEVELS - self.up_nums):
                 raise ValueError("multi_mask needs 1/scale_factor = 2^n with n <= %d and an hourglass of at least "
                                  "%d blocks" % (OCCLUSION_LEVELS, OCCLUSION_LEVELS - self.up_nums))
             self.up = nn.LayerList([UpBlock2d(widths[-1] // 2 ** i, widths[-1] // 2 ** (i + 1), kernel_size=3,

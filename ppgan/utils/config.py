@@ -108,12 +108,18 @@ def is_original_format(raw):
     return isinstance(raw, dict) and "model_params" in raw
 
 
-def _split_backbone(params):
+def _split_backbone(params, path, **backbone):
+    """An original net section split into its own keys and its hourglass's (`backbone`); a key that looks
+    like a misspelt hourglass key is an error naming it (the net's own error would not list those)."""
     params = dict(params)
-    backbone = {"name": "Hourglass"}
-    for key in _HOURGLASS_KEYS:
-        if key in params:
+    backbone = dict({"name": "Hourglass"}, **backbone)
+    for key in list(params):
+        if key in _HOURGLASS_KEYS:
             backbone[key] = params.pop(key)
+        else:
+            hint = difflib.get_close_matches(str(key), _HOURGLASS_KEYS, n=1, cutoff=0.8)
+            if hint:
+                raise ConfigError("unknown key (did you mean '%s'?)" % hint[0], "%s.%s" % (path, key))
     params["backbone"] = backbone
     return params
 
@@ -130,12 +136,14 @@ def _fomm_model(mp):
         raise ConfigError("unknown key; accepted: common_params, kp_detector_params, "
                           "generator_params, discriminator_params", "model_params." + sorted(unknown)[0])
     model = {"common": dict(mp.get("common_params") or {})}
-    model["kp_detector"] = dict(name="KPDetector", **_split_backbone(mp.get("kp_detector_params") or {}))
+    model["kp_detector"] = dict(name="KPDetector", **_split_backbone(mp.get("kp_detector_params") or {},
+                                                                     "model_params.kp_detector_params"))
     gen = dict(mp.get("generator_params") or {})
     dm = gen.pop("dense_motion_params", None)
     gen_native = dict(name="OcclusionAwareGenerator", **gen)
     gen_native["dense_motion"] = (None if dm is None
-                                  else dict(name="DenseMotionNetwork", **_split_backbone(dm)))
+                                  else dict(name="DenseMotionNetwork", **_split_backbone(
+                                      dm, "model_params.generator_params.dense_motion_params")))
     model["generator"] = gen_native
     if "discriminator_params" in mp:
         model["discriminator"] = dict(name="MultiScaleDiscriminator", **(mp["discriminator_params"] or {}))
@@ -157,14 +165,10 @@ def _tpsmm_model(mp):
     for key in common:
         if key not in _TPSMM_COMMON:
             raise ConfigError("unknown key; accepted: bg, " + ", ".join(_TPSMM_COMMON), "common_params." + key)
-    dense = dict(mp.get("dense_motion_params") or {})
-    backbone = {"name": "Hourglass", "norm": "instance"}
-    for key in _HOURGLASS_KEYS:
-        if key in dense:
-            backbone[key] = dense.pop(key)
+    dense = _split_backbone(mp.get("dense_motion_params") or {}, "model_params.dense_motion_params", norm="instance")
     model = {"name": "TPSMMModel", "common": common,
              "kp_detector": {"name": "TPSKPDetector", "backbone": {"name": "ResNet18"}},
-             "dense_motion_network": dict(name="TPSDenseMotionNetwork", backbone=backbone, **dense),
+             "dense_motion_network": dict(name="TPSDenseMotionNetwork", **dense),
              "inpainting_network": dict(name="InpaintingNetwork", **(mp.get("generator_params") or {})),
              "avd_network": dict(name="AVDNetwork", **(mp.get("avd_network_params") or {}))}
     if bg:

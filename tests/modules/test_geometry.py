@@ -112,3 +112,63 @@ def test_shape_distance_ignores_position_and_size():
     other[0] += [0.2, 0.0]
     assert shape_distance(pts, other) > 1e-3
     assert shape_distance(np.zeros((3, 2)), np.zeros((3, 2))) == 0   # degenerate: no division by zero
+
+
+def test_gauss_jordan_inverse_matches_lu_and_pivots():
+    """The exported graphs' inverse equals LU's, also where the leading entry is 0 (pivoting needed)."""
+    rng = np.random.RandomState(3)
+    matrices = rng.randn(3, 4, 8, 8).astype(np.float32) + 4 * np.eye(8, dtype=np.float32)
+    swap = np.array([[0, 1, 0], [1, 0, 0], [0, 0, 2]], np.float32)
+    for m in (matrices, swap):
+        ours = g.gauss_jordan_inverse(paddle.to_tensor(m)).numpy()
+        np.testing.assert_allclose(ours, np.linalg.inv(m.astype(np.float64)), atol=2e-5)
+
+
+def test_tps_fit_interpolates_and_reduces_to_the_affine_map():
+    """T(p^D) = p^S (Eq. 2) up to the regularisation; points related by an affine map give that map."""
+    rng = np.random.RandomState(0)
+    kp_d = rng.uniform(-0.8, 0.8, (2, 3, 5, 2)).astype(np.float32)
+    kp_s = rng.uniform(-0.8, 0.8, (2, 3, 5, 2)).astype(np.float32)
+    theta, points, params = g.tps_fit(paddle.to_tensor(kp_d), paddle.to_tensor(kp_s), regularization=0.0)
+    assert tuple(theta.shape) == (2, 3, 2, 3) and tuple(params.shape) == (2, 3, 5, 2)
+    # warp every group's own driving points: group k's spline evaluated at its points
+    for k in range(3):
+        coords = paddle.to_tensor(kp_d[:1, k])                      # (1, 5, 2)
+        warped = g.tps_warp(coords, theta[:1, k:k + 1], points[:1, k:k + 1], params[:1, k:k + 1]).numpy()
+        np.testing.assert_allclose(warped[0, 0], kp_s[0, k], atol=1e-4)
+    a = np.array([[1.1, 0.2], [-0.1, 0.9]], np.float32)
+    affine_s = kp_d @ a.T + np.array([0.05, -0.02], np.float32)
+    theta, _, params = g.tps_fit(paddle.to_tensor(kp_d), paddle.to_tensor(affine_s), regularization=0.0)
+    np.testing.assert_allclose(params.numpy(), 0, atol=1e-4)
+    np.testing.assert_allclose(theta.numpy()[0, 0, :, :2], a, atol=1e-4)
+
+
+def test_thin_plate_kernel_is_r2_log_r2():
+    coords = paddle.to_tensor([[[0.0, 0.0], [0.6, 0.8]]])
+    value = g.thin_plate_kernel(coords, paddle.to_tensor([[0.0, 0.0]])).numpy()
+    np.testing.assert_allclose(value[0, :, 0], [0.0, 1.0 * np.log(1.0 + 1e-9)], atol=1e-7)
+
+
+def test_tps_random_transform_kernels_differ_and_zero_weights_are_affine():
+    theta = paddle.to_tensor([[[1.0, 0.1, 0.0], [0.0, 1.0, 0.2]]])
+    points = g.make_coordinate_grid(3, 3).unsqueeze(0)
+    weights = paddle.full([1, 1, 9], 0.01)
+    coords = paddle.to_tensor(np.random.RandomState(0).uniform(-1, 1, (1, 6, 2)).astype(np.float32))
+    fomm = g.RandomTransform(theta, points, weights).warp_coordinates(coords).numpy()
+    tps = g.RandomTransform(theta, points, weights, kernel=g.thin_plate_kernel).warp_coordinates(coords).numpy()
+    assert np.abs(fomm - tps).max() > 1e-4
+    affine = g.RandomTransform(theta, points, weights * 0, kernel=g.thin_plate_kernel).warp_coordinates(coords)
+    np.testing.assert_allclose(affine.numpy(), g.RandomTransform(theta).warp_coordinates(coords).numpy(), atol=1e-7)
+
+
+def test_align_corners_resize_weights_match_interpolate():
+    x = paddle.to_tensor(np.random.RandomState(1).rand(1, 2, 5, 7).astype(np.float32))
+    expected = paddle.nn.functional.interpolate(x, size=[9, 12], mode="bilinear", align_corners=True).numpy()
+    rows = g.linear_resize_weights(5, 9, align_corners=True)
+    cols = g.linear_resize_weights(7, 12, align_corners=True)
+    np.testing.assert_allclose(np.einsum("ij,ncjk,lk->ncil", rows, x.numpy(), cols), expected, atol=1e-6)
+
+
+def test_relative_control_points():
+    src, drv, init = ({"fg_kp": np.full((1, 5, 2), v, np.float32)} for v in (0.1, 0.5, 0.3))
+    np.testing.assert_allclose(g.relative_control_points(src, drv, init, 2.0)["fg_kp"], 0.5, atol=1e-6)

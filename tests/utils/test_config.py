@@ -4,11 +4,12 @@ import os
 import pytest
 import yaml
 
-from conftest import REPO, parity_path
+from conftest import REPO, parity_path, tpsmm_parity_path
 from ppgan.utils.config import apply_override, load_config
 from ppgan.utils.errors import ConfigError
 
-CONFIGS = sorted(glob.glob(os.path.join(REPO, "configs", "*.yaml")))
+CONFIGS = sorted(glob.glob(os.path.join(REPO, "configs", "firstorder_*.yaml")))
+TPSMM_CONFIGS = sorted(glob.glob(os.path.join(REPO, "configs", "tpsmm_*.yaml")))
 
 
 def test_all_released_configs_are_shipped():
@@ -130,3 +131,66 @@ def test_native_model_section_translates_back_to_the_original(model):
     with open(parity_path(model, "config.yaml")) as f:
         original = yaml.safe_load(f)["model_params"]
     assert to_original_model_params(load_config(parity_path(model, "config.yaml"))["model"]) == original
+
+
+def test_every_config_is_of_a_known_family():
+    assert sorted(glob.glob(os.path.join(REPO, "configs", "*.yaml"))) == sorted(CONFIGS + TPSMM_CONFIGS)
+    names = {os.path.basename(c) for c in TPSMM_CONFIGS}
+    assert {"tpsmm_vox_256.yaml", "tpsmm_taichi_256.yaml", "tpsmm_ted_384.yaml", "tpsmm_mgif_256.yaml"} <= names
+
+
+@pytest.mark.parametrize("path", TPSMM_CONFIGS, ids=os.path.basename)
+def test_shipped_tpsmm_configs_validate(path):
+    cfg = load_config(path)
+    assert cfg["model"]["name"] == "TPSMMModel" and cfg["model"]["kp_detector"]["name"] == "TPSKPDetector"
+    assert cfg["model"]["dense_motion_network"]["backbone"]["norm"] == "instance"
+
+
+def test_tpsmm_released_configs_differ_where_the_originals_do():
+    def load(name):
+        return load_config(os.path.join(REPO, "configs", "tpsmm_%s.yaml" % name))
+    vox, taichi, ted, mgif = (load(n) for n in ("vox_256", "taichi_256", "ted_384", "mgif_256"))
+    assert vox["model"] == taichi["model"] == ted["model"]
+    assert mgif["model"].get("bg_predictor") is None and vox["model"]["bg_predictor"]["name"] == "BGMotionPredictor"
+    assert ted["dataset"]["frame_shape"] == [384, 384, 3] and ted["train"]["batch_size"] == 12
+    assert (vox["train"]["dropout_maxp"], taichi["train"]["dropout_maxp"], mgif["train"]["dropout_startp"]) == (0.3, 0.7, 0.2)
+    assert (vox["train"]["bg_start"], taichi["train"]["bg_start"]) == (10, 0)
+    assert (vox["train_avd"]["num_epochs"], ted["train_avd"]["num_epochs"]) == (200, 30)
+    assert vox["model"]["dense_motion_network"]["backbone"]["max_features"] == 1024
+    assert vox["model"]["avd_network"] == {"name": "AVDNetwork", "id_bottle_size": 128, "pose_bottle_size": 128}
+
+
+def test_original_tpsmm_format_is_translated(tmp_path):
+    cfg = load_config(tpsmm_parity_path("tpsmm-vox", "config.yaml"))
+    model = cfg["model"]
+    assert model["name"] == "TPSMMModel" and model["common"] == {"num_tps": 10, "num_channels": 3, "multi_mask": True}
+    assert model["dense_motion_network"]["backbone"] == {"name": "Hourglass", "norm": "instance", "block_expansion": 8,
+                                                         "max_features": 64, "num_blocks": 4}
+    assert model["inpainting_network"]["num_down_blocks"] == 3 and model["bg_predictor"]["name"] == "BGMotionPredictor"
+    assert cfg["train"]["num_workers"] == 0 and cfg["train"]["loss_weights"]["warp_loss"] == 10
+    raw = yaml.safe_load(open(tpsmm_parity_path("tpsmm-vox", "config.yaml")))
+    raw["model_params"]["common_params"]["bg"] = False
+    raw["dataset_params"] = {"root_dir": "x", "frame_shape": None}
+    raw["train_avd_params"] = {"num_epochs": 3, "dataloader_workers": 1, "lambda_affine": 1}
+    path = tmp_path / "mgif-like.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    cfg = load_config(str(path))
+    assert cfg["model"].get("bg_predictor") is None
+    assert cfg["dataset"]["frame_shape"] == [256, 256, 3]   # null: videos as stored; the native default
+    assert cfg["train_avd"]["num_epochs"] == 3 and cfg["train_avd"]["num_workers"] == 1
+
+
+def test_tpsmm_config_errors_name_their_path(tmp_path):
+    raw = yaml.safe_load(open(tpsmm_parity_path("tpsmm-vox", "config.yaml")))
+    raw["model_params"]["dense_motion_params"]["num_block"] = 3
+    path = tmp_path / "typo.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=r"model_params\.dense_motion_params\.num_block.*did you mean 'num_blocks'"):
+        load_config(str(path))
+    native = os.path.join(REPO, "configs", "tpsmm_vox_256.yaml")
+    with pytest.raises(ConfigError, match=r"model\.generator.*unknown key"):
+        load_config(native, ["model.generator.name=OcclusionAwareGenerator"])
+    with pytest.raises(ConfigError, match=r"train\.lr_kp_detector.*unknown key"):
+        load_config(native, ["train.lr_kp_detector=1e-4"])
+    with pytest.raises(ConfigError, match=r"model\.common\.num_kp.*unknown key"):
+        load_config(native, ["model.common.num_kp=10"])

@@ -118,19 +118,37 @@ class TPSAnimator(nn.Layer):
     first order generator's interface (`forward(source_image, kp_driving, kp_source)`, `encode`, `animate`),
     for evaluation, prediction and export. It owns no parameters of its own."""
 
+    align_corners = True  # every grid sampling of the original
+
     def __init__(self, dense_motion_network, inpainting_network):
         super().__init__()
         self.dense_motion_network = dense_motion_network
         self.inpainting_network = inpainting_network
 
-    def encode(self, source_image):
-        """The inpainting network's encoder maps of the source (finest first)."""
-        return self.inpainting_network.encode(source_image)
+    def feature_shapes(self, height, width):
+        """(C, H, W) of each encoder map of a height x width source, finest first."""
+        net = self.inpainting_network
+        return [[layer.conv.weight.shape[0], height // 2 ** i, width // 2 ** i]
+                for i, layer in enumerate([net.first] + list(net.down_blocks))]
 
-    def animate(self, encoder_maps, source_image, kp_driving, kp_source):
-        """The predicted frames from the source's encoder maps and the (normalised) driving keypoints."""
+    def encode(self, source_image):
+        """The inpainting network's encoder maps of the source (finest first), flattened into one
+        (B, sum C*H*W) tensor: the exported source encoder then has a single output."""
+        return paddle.concat([m.flatten(1) for m in self.inpainting_network.encode(source_image)], axis=1)
+
+    def unpack(self, features, height, width):
+        """The encoder maps of :meth:`encode`'s tensor for a height x width source."""
+        maps, start = [], 0
+        for c, h, w in self.feature_shapes(height, width):
+            maps.append(features[:, start:start + c * h * w].reshape([-1, c, h, w]))
+            start += c * h * w
+        return maps
+
+    def animate(self, features, source_image, kp_driving, kp_source):
+        """The predicted frames from the source's encoded features and the (normalised) driving keypoints."""
         motion = self.dense_motion_network(source_image, kp_driving, kp_source)
-        return self.inpainting_network.decode(encoder_maps, source_image, motion)
+        maps = self.unpack(features, source_image.shape[2], source_image.shape[3])
+        return self.inpainting_network.decode(maps, source_image, motion)
 
     def forward(self, source_image, kp_driving, kp_source):
         """{'prediction', 'deformed', 'occlusion_map', 'contribution_maps', ...} as the inpainting network."""

@@ -78,6 +78,10 @@ class OcclusionAwareGenerator(nn.Layer):
         motion = self.dense_motion_network(source_image=source_image, kp_driving=kp_driving, kp_source=kp_source)
         return self.warp_features(features, motion)
 
+    def animate(self, features, source_image, kp_driving, kp_source):
+        """Encoded source features -> the predicted frames for the driving keypoints (what animation runs)."""
+        return self.decode(self.animate_features(features, source_image, kp_driving, kp_source))
+
     def forward(self, source_image, kp_driving, kp_source):
         """Returns {'prediction', 'deformed', 'mask', 'sparse_deformed', 'occlusion_map', 'deformation'}."""
         output = {}
