@@ -31,14 +31,29 @@ def add_input_args(parser):
                         help="the motion: a video file (.mp4/.mov/.avi/.mkv/.webm/.gif) or a folder of frames")
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a flag's default unless it is None or the help text states it already."""
+
+    def _get_help_string(self, action):
+        if action.default is None or "default:" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def add_animation_args(parser):
     """How to animate: flags shared by the demo and tools/inference.py."""
-    parser.add_argument("--relative", action=argparse.BooleanOptionalAction, default=True,
-                        help="transfer the driving video's motion relative to its first (or best) frame onto the "
-                             "source's own pose; --no-relative copies the driving keypoints' absolute positions")
-    parser.add_argument("--adapt_scale", action=argparse.BooleanOptionalAction, default=True,
-                        help="scale the relative motion by the ratio of the keypoints' convex hull areas (source / "
-                             "driving), for objects of different sizes")
+    parser.add_argument("--relative", action=argparse.BooleanOptionalAction, default=None,
+                        help="FOMM: transfer the driving video's motion relative to its first (or best) frame onto "
+                             "the source's own pose; --no-relative copies the driving keypoints' absolute positions "
+                             "(default: on)")
+    parser.add_argument("--adapt_scale", action=argparse.BooleanOptionalAction, default=None,
+                        help="FOMM: scale the relative motion by the ratio of the keypoints' convex hull areas "
+                             "(source / driving), for objects of different sizes (default: on)")
+    parser.add_argument("--mode", choices=("relative", "standard", "avd"), default=None,
+                        help="TPSMM: relative (the source's control points moved as the driving ones moved since the "
+                             "reference frame, scaled by their hull areas), standard (the driving control points as "
+                             "they are) or avd (the AVD network puts the driving pose on the source's identity; the "
+                             "weights must hold one) (default: relative)")
     parser.add_argument("--find_best_frame", action="store_true",
                         help="take as the motion reference the driving frame whose keypoint shape is closest to the "
                              "source's (works for any category; costs one extra pass over the video)")
@@ -67,15 +82,17 @@ def build_parser():
     """The argument parser of the demo; every flag says what it does."""
     parser = argparse.ArgumentParser(
         prog="first-order-demo.py",
-        description="Make the object in --source_image move like the one in --driving_video (First Order Motion "
-                    "Model). Without --config/--weight_path the small model shipped with the project is used "
-                    "(trained on synthetic cartoon faces, 64x64).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        description="Make the object in --source_image move like the one in --driving_video with the First Order "
+                    "Motion Model or the Thin-Plate Spline Motion Model (the config says which). Without "
+                    "--config/--weight_path the small model shipped with the project is used (trained on synthetic "
+                    "cartoon faces, 64x64).",
+        formatter_class=HelpFormatter)
     parser.add_argument("--config", default=None,
-                        help="model config (configs/*.yaml or an original FOMM config); default: the shipped model's")
+                        help="model config: configs/*.yaml (firstorder_* or tpsmm_*) or an original FOMM or TPSMM "
+                             "config; the config says which model it is (default: the shipped model's)")
     parser.add_argument("--weight_path", default=None,
                         help="weights: .pdparams (training or tools/convert_torch_weights.py) or a PyTorch "
-                             ".pth.tar (converted in memory); default: the shipped model's")
+                             ".pth.tar (converted in memory) (default: the shipped model's)")
     add_input_args(parser)
     parser.add_argument("--output", default="output", help="folder the result is written to (created if missing)")
     parser.add_argument("--filename", default="result.mp4",
@@ -190,12 +207,12 @@ def main(argv=None):
     check_animation_args(args)
     config, weights = resolve_model(args.config, args.weight_path)
     out = output_path(args.output, args.filename)
-    from ppgan.apps.first_order_predictor import FirstOrderPredictor
+    from ppgan.apps.predictor import predictor_class
 
     _set_device(args.cpu)
-    predictor = FirstOrderPredictor(config=config, weight_path=weights, relative=args.relative,
-                                    adapt_scale=args.adapt_scale, image_size=args.image_size,
-                                    batch_size=args.batch_size, num_threads=args.threads, backend=args.backend)
+    cls = predictor_class(config)
+    predictor = cls(config=config, weight_path=weights, image_size=args.image_size, batch_size=args.batch_size,
+                    num_threads=args.threads, backend=args.backend, **cls.motion_options(args))
     if predictor.image_size is None:
         predictor.image_size = (256, 256)
     animate_to_file(predictor, args, out)

@@ -2,6 +2,7 @@
 import paddle
 
 from ppgan.modules.geometry import movement_scale, normalize_kp
+from ppgan.utils.errors import InputError
 
 from .predictor import PREDICTORS, AnimationPredictor, cpu_threads, default_num_threads  # noqa: F401
 
@@ -27,6 +28,15 @@ class FirstOrderPredictor(AnimationPredictor):
         self.align_corners = align_corners
         super().__init__(config, weight_path, image_size=image_size, batch_size=batch_size, num_threads=num_threads,
                          backend=backend, device=device, use_trt=use_trt, model_dir=model_dir)
+
+    @classmethod
+    def motion_options(cls, args):
+        """Constructor options from the command line's motion flags (--relative, --adapt_scale; on unless
+        turned off); --mode belongs to TPSMM and is an error here."""
+        if getattr(args, "mode", None) is not None:
+            raise InputError("--mode is a Thin-Plate Spline Motion Model option; a First Order Motion Model animates "
+                             "with --relative/--no-relative and --adapt_scale/--no-adapt_scale")
+        return {"relative": args.relative is not False, "adapt_scale": args.adapt_scale is not False}
 
     def _configure(self, cfg):
         if self.align_corners is not None:

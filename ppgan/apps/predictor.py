@@ -137,6 +137,12 @@ class AnimationPredictor:
         else:
             self._load_nets(config, weight_path, image_size)
 
+    @classmethod
+    def motion_options(cls, args):
+        """Constructor options of this family from the command line's motion flags (--relative,
+        --adapt_scale, --mode); flags of another family are an InputError."""
+        raise NotImplementedError
+
     # --- loading ---------------------------------------------------------------------------------
     def _open_export(self, model_dir, config, weight_path, image_size):
         if config is not None or weight_path is not None:

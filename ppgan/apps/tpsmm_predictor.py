@@ -30,6 +30,18 @@ class TPSMMPredictor(AnimationPredictor):
         super().__init__(config, weight_path, image_size=image_size, batch_size=batch_size, num_threads=num_threads,
                          backend=backend, device=device, use_trt=use_trt, model_dir=model_dir)
 
+    @classmethod
+    def motion_options(cls, args):
+        """Constructor options from the command line's motion flags (--mode, default relative); FOMM's
+        --relative / --adapt_scale are an error here."""
+        given = [flag for flag, value in (("--relative", args.relative), ("--adapt_scale", args.adapt_scale))
+                 if value is not None]
+        if given:
+            raise InputError("%s %s First Order Motion Model option%s; a Thin-Plate Spline Motion Model animates "
+                             "with --mode relative|standard|avd" % (" and ".join(given), "is a" if len(given) == 1
+                                                                     else "are", "" if len(given) == 1 else "s"))
+        return {"mode": args.mode or "relative"}
+
     def _check_graphs(self, names):
         if self.mode == "avd" and "avd_network" not in names:
             where = ("'%s' was exported without one" % self.model_dir if self.model_dir is not None

@@ -8,7 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from conftest import PARITY_MODELS, REPO, parity_path
+from conftest import PARITY_MODELS, REPO, parity_path, tpsmm_parity_path
 from ppgan.convert import convert, convert_state_dict, load_torch_checkpoint
 from ppgan.utils.checkpoint import read_weights
 from ppgan.utils.errors import CheckpointError
@@ -146,3 +146,36 @@ def test_paddle_state_dicts_translate_back_to_the_original_names(model):
                 assert back[key] == 0
             else:
                 np.testing.assert_array_equal(back[key], value)
+
+
+def test_tpsmm_checkpoint_converts_every_net_with_linear_weights_transposed(tmp_path):
+    path = tpsmm_parity_path("tpsmm-vox", "checkpoint.pth.tar")
+    original = load_torch_checkpoint(path)
+    out = tmp_path / "tpsmm.pdparams"
+    weights = convert(path, str(out), config=tpsmm_parity_path("tpsmm-vox", "config.yaml"), include_optimizers=True)
+    assert {"kp_detector", "dense_motion_network", "inpainting_network", "bg_predictor", "avd_network"} <= set(weights)
+    assert "torch_optimizer" in weights and "torch_optimizer_bg_predictor" in weights
+    np.testing.assert_array_equal(weights["kp_detector"]["fg_encoder.fc.weight"],
+                                  original["kp_detector"]["fg_encoder.fc.weight"].T)
+    np.testing.assert_array_equal(weights["avd_network"]["decoder.9.weight"], original["avd_network"]["decoder.9.weight"].T)
+    np.testing.assert_array_equal(weights["bg_predictor"]["bg_encoder.bn1._variance"],
+                                  original["bg_predictor"]["bg_encoder.bn1.running_var"])
+    assert read_weights(str(out))["epoch"] == original["epoch"]
+
+
+def test_tpsmm_checkpoint_with_a_fomm_config_is_refused(tmp_path):
+    out = tmp_path / "x.pdparams"
+    with pytest.raises(CheckpointError, match="generator: absent from the file") as err:
+        convert(tpsmm_parity_path("tpsmm-vox", "checkpoint.pth.tar"), str(out), config=parity_path("vox", "config.yaml"))
+    assert "kp_detector: " in str(err.value) and not out.exists()
+
+
+def test_linear_weights_translate_back_to_pytorch_layout():
+    from ppgan.convert.converter import to_torch_state_dict
+
+    original = load_torch_checkpoint(tpsmm_parity_path("tpsmm-vox", "checkpoint.pth.tar"))["avd_network"]
+    back = to_torch_state_dict(convert_state_dict(original, "avd_network"))
+    assert sorted(back) == sorted(original)
+    for key, value in original.items():
+        if not key.endswith("num_batches_tracked"):  # comes back as 0: eval mode never reads it
+            np.testing.assert_array_equal(back[key], value)

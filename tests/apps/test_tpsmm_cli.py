@@ -1,0 +1,85 @@
+"""The demo, tools/export_model.py and tools/inference.py with a Thin-Plate Spline Motion Model config."""
+import os
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import require_onnx
+from ppgan.apps import deploy_cli, demo
+from ppgan.utils.cli import run
+from ppgan.utils.video import count_frames, iter_frames, save_image, video_fps, write_video
+
+
+@pytest.fixture
+def model(tiny_tpsmm_config, tiny_tpsmm_weights, tmp_path):
+    config = str(tmp_path / "tiny_tpsmm.yaml")
+    with open(config, "w") as f:
+        yaml.safe_dump(tiny_tpsmm_config, f)
+    return config, tiny_tpsmm_weights
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    frames = np.full((8, 64, 64, 3), 30, np.uint8)
+    for i in range(8):
+        frames[i, 12 + 2 * i:40 + 2 * i, 16:44] = (220, 180, 60)
+    source = str(tmp_path / "source.png")
+    save_image(source, frames[0])
+    driving = str(tmp_path / "driving.mp4")
+    write_video(driving, frames, fps=12)
+    return source, driving
+
+
+def _run(main, argv):
+    with pytest.raises(SystemExit) as e:
+        run(main, argv)
+    return e.value.code
+
+
+def _demo(model, inputs, out, *extra):
+    return _run(demo.main, ["--config", model[0], "--weight_path", model[1], "--source_image", inputs[0],
+                            "--driving_video", inputs[1], "--output", out, "--crop", "none", "--no-progress"]
+                + list(extra))
+
+
+@pytest.mark.parametrize("mode", ["relative", "avd"])
+def test_demo_animates_mp4_to_mp4(model, inputs, tmp_path, mode):
+    out = str(tmp_path / "out")
+    assert _demo(model, inputs, out, "--mode", mode, "--backend", "dygraph", "--find_best_frame") == 0
+    result = os.path.join(out, "result.mp4")
+    assert count_frames(result) == 8 and video_fps(result) == pytest.approx(12)
+
+
+@pytest.mark.parametrize("flags", [["--no-relative"], ["--adapt_scale"], ["--relative", "--no-adapt_scale"]])
+def test_fomm_flags_are_one_line_errors(model, inputs, tmp_path, flags, capsys):
+    out = str(tmp_path / "out")
+    assert _demo(model, inputs, out, *flags) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--mode relative|standard|avd" in err[0], err
+    assert not os.path.exists(os.path.join(out, "result.mp4"))
+
+
+@pytest.mark.parametrize("backend", ["inference", "onnx"])
+def test_export_then_inference_matches_the_demo(model, inputs, tmp_path, backend, capsys):
+    if backend == "onnx":
+        require_onnx()
+    folder = str(tmp_path / "exported")
+    argv = ["-c", model[0], "--load", model[1], "--output_dir", folder] + (["--onnx"] if backend == "onnx" else [])
+    assert _run(deploy_cli.export_main, argv) == 0
+    printed = capsys.readouterr().out
+    assert "at 64x64 (TPSMMModel, 10 keypoints)" in printed and "avd_network" in printed
+    out = str(tmp_path / "deployed")
+    assert _run(deploy_cli.inference_main, ["--model_dir", folder, "--source_image", inputs[0], "--driving_video",
+                                            inputs[1], "--output", out, "--backend", backend, "--crop", "none",
+                                            "--mode", "avd", "--no-progress"]) == 0
+    reference = str(tmp_path / "ref")
+    assert _demo(model, inputs, reference, "--filename", "frames", "--backend", "dygraph", "--mode", "avd") == 0
+    ours = np.stack([f.astype(np.int16) for f in iter_frames(out)])
+    theirs = np.stack([f.astype(np.int16) for f in iter_frames(os.path.join(reference, "frames"))])
+    assert ours.shape == theirs.shape == (8, 64, 64, 3)
+    assert np.abs(ours - theirs).max() <= 1  # 8-bit rounding of frames within 1e-4 of each other
+    # an export animates with its own family's flags
+    assert _run(deploy_cli.inference_main, ["--model_dir", folder, "--source_image", inputs[0], "--driving_video",
+                                            inputs[1], "--output", str(tmp_path / "x.mp4"), "--backend", backend,
+                                            "--no-relative", "--no-progress"]) == 2
