@@ -8,6 +8,7 @@ import paddle
 import pytest
 
 from conftest import require_onnx, PARITY_MODELS, parity_cases, parity_path
+from parity_compare import compare as _compare
 from ppgan.apps import FirstOrderPredictor
 from ppgan.convert import convert
 from ppgan.models import build_nets
@@ -64,19 +65,6 @@ def _flatten(prefix, outputs):
         else:
             flat["%s/%s" % (prefix, key)] = value.numpy()
     return flat
-
-
-def _compare(ours, io, prefix, tol):
-    expected = [k for k in io.files if k.startswith(prefix)]
-    assert expected, "fixture has no %s arrays" % prefix
-    report = {}
-    for key in expected:
-        assert key in ours, "we produce no %s" % key
-        assert ours[key].shape == io[key].shape, key
-        report[key] = float(np.abs(ours[key] - io[key]).max())
-    bad = {k: v for k, v in report.items() if not v <= tol}
-    assert not bad, "max |diff| above %g: %s" % (tol, bad)
-    return report
 
 
 @pytest.mark.parametrize("case", parity_cases(), ids=_case_id)

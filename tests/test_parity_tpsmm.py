@@ -26,6 +26,7 @@ import paddle
 import pytest
 
 from conftest import require_onnx, tpsmm_parity_path
+from parity_compare import compare as _compare
 from ppgan.apps import TPSMMPredictor
 from ppgan.convert import convert
 from ppgan.models import build_nets
@@ -73,19 +74,6 @@ def _flatten(prefix, outputs, keys):
         else:
             flat["%s/%s" % (prefix, key)] = value.numpy()
     return flat
-
-
-def _compare(ours, io, prefix, tol, exclude=()):
-    expected = [k for k in io.files if k.startswith(prefix) and k not in exclude]
-    assert expected, "fixture has no %s arrays" % prefix
-    report = {}
-    for key in expected:
-        assert key in ours, "we produce no %s" % key
-        assert ours[key].shape == io[key].shape, key
-        report[key] = float(np.abs(ours[key] - io[key]).max())
-    bad = {k: v for k, v in report.items() if not v <= tol}
-    assert not bad, "max |diff| above %g: %s" % (tol, bad)
-    return report
 
 
 DENSE_KEYS = ("deformed_source", "contribution_maps", "deformation", "occlusion_map")
