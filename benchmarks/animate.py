@@ -12,7 +12,8 @@
 
 End to end is the command line's path (`ppgan.apps.demo.main` with --crop none --cpu): decode the
 driving .mp4, animate in batches, encode H.264 into a temporary .mp4. `--model-only` times just
-`FirstOrderPredictor.iter_animate` on driving frames already in memory (a cycle of 32 distinct
+the predictor's `iter_animate` (FirstOrderPredictor or TPSMMPredictor, as the config says) on driving
+frames already in memory (a cycle of 32 distinct
 frames), so the cost of decoding and encoding is the difference between the two. Model-only runs
 animate one batch before the clock starts (oneDNN and ONNX Runtime prepare their kernels on the
 first call) and count it as setup.
@@ -104,11 +105,11 @@ def prepare(spec):
         if not os.path.exists(weights):
             import paddle
 
-            from ppgan.models import build_nets
+            from ppgan.models import build_inference_nets
             from ppgan.utils.checkpoint import save_weights
 
             paddle.seed(0)
-            nets = build_nets(config["model"], ["kp_detector", "generator"])
+            nets = build_inference_nets(config["model"], ["avd_network"])
             save_weights({k: {n: v.numpy() for n, v in net.state_dict().items()} for k, net in nets.items()},
                          weights)
     source = os.path.join(spec["work"], "source-%d.png" % size)
@@ -127,11 +128,11 @@ def prepare(spec):
 
 def _end_to_end(spec):
     from ppgan.apps import demo
-    from ppgan.apps.first_order_predictor import FirstOrderPredictor
+    from ppgan.apps.predictor import AnimationPredictor
     from ppgan.utils import video
 
     marks = {}
-    iter_animate = FirstOrderPredictor.iter_animate
+    iter_animate = AnimationPredictor.iter_animate
 
     def timed_iter_animate(self, *args, **kwargs):
         # the first call is where frames start to flow: everything before it is setup
@@ -147,7 +148,7 @@ def _end_to_end(spec):
         marks["ffmpeg_mb"] = _vm_hwm_mb(self._proc.pid)
         return close(self)
 
-    FirstOrderPredictor.iter_animate = timed_iter_animate
+    AnimationPredictor.iter_animate = timed_iter_animate
     video._FfmpegSink.close = measured_close
     argv = ["--config", spec["config"], "--weight_path", spec["weights"], "--source_image", spec["source"],
             "--driving_video", spec["driving"], "--output", spec["out_dir"], "--filename", spec["out_name"],
@@ -167,14 +168,16 @@ def _model_only(spec):
     import numpy as np
     import paddle
 
-    from ppgan.apps import FirstOrderPredictor
+    from ppgan.apps import predictor_class
     from ppgan.utils.video import read_image
 
     paddle.set_device("cpu")
     start = time.perf_counter()
-    predictor = FirstOrderPredictor(config=spec["config"], weight_path=spec["weights"],
-                                    image_size=spec["image_size"], batch_size=spec["batch_size"],
-                                    backend=spec["backend"], align_corners=spec["align_corners"])
+    cls = predictor_class(spec["config"])
+    # align_corners is a first order model option, set only to compare with its original
+    options = {} if spec["align_corners"] is None else {"align_corners": spec["align_corners"]}
+    predictor = cls(config=spec["config"], weight_path=spec["weights"], image_size=spec["image_size"],
+                    batch_size=spec["batch_size"], backend=spec["backend"], **options)
     size = predictor.image_size[0] if predictor.image_size else 256
     pool = [f.astype(np.float32) / 255.0 for f in _face_frames(2, min(POOL, spec["frames"]), size)]
     source = read_image(spec["source"])

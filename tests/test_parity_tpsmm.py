@@ -150,10 +150,19 @@ def test_animate(mode, weights, io):
     _compare(ours, io, "animate/%s/kp_norm" % mode, 2e-6)
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_animate_with_the_default_backend(mode, weights, io):
+    """The acceptance check: the converted checkpoint animated by TPSMMPredictor as a user would (default
+    backend) reproduces the original in every mode."""
+    predictor = TPSMMPredictor(tpsmm_parity_path(MODEL, "config.yaml"), weights, mode=mode)
+    frames = predictor.animate(io["source"][0].transpose(1, 2, 0), io["video"].transpose(0, 2, 3, 1))
+    assert np.abs(frames.transpose(0, 3, 1, 2) - io["animate/%s/prediction" % mode]).max() <= TOL
+
+
 def test_animate_from_the_pytorch_checkpoint(io):
-    """The default backend animates with the original checkpoint itself (converted in memory)."""
+    """The original's checkpoint itself is converted in memory."""
     predictor = TPSMMPredictor(tpsmm_parity_path(MODEL, "config.yaml"), tpsmm_parity_path(MODEL, "checkpoint.pth.tar"),
-                               mode="relative", batch_size=2)
+                               mode="relative", batch_size=2, backend="dygraph")
     frames = predictor.animate(io["source"][0].transpose(1, 2, 0), io["video"].transpose(0, 2, 3, 1))
     assert np.abs(frames.transpose(0, 3, 1, 2) - io["animate/relative/prediction"]).max() <= TOL
 
