@@ -29,3 +29,24 @@ def distance(key, grad, ref_norm, ref_projections):
     """Estimated ||grad - ref|| (absolute) from the reference's sketch."""
     flat = np.asarray(grad, dtype=np.float64).ravel()
     return float(np.linalg.norm(_projection(key, flat.size) @ flat - ref_projections))
+
+
+# The TPSMM fixtures (../shared/parity-tpsmm) record a gradient as its L2 norm and 16 projections sum(g * r_j)
+# onto standard normal tensors r_j of the parameter's (PyTorch) shape, drawn from the parameter's name.
+TPSMM_PROJECTIONS = 16
+
+
+def tpsmm_projections(key, grad):
+    """The 16 projections of `grad` (PyTorch's shape) the TPSMM fixtures hold for the tensor named `key`
+    ('<net>/<param>'). Drawn one r_j at a time: the same numbers as one (16,) + shape draw, in less memory."""
+    flat = np.asarray(grad, dtype=np.float64).ravel()
+    rng = np.random.RandomState(zlib.crc32(key.encode("utf-8")) & 0x7fffffff)
+    return np.array([rng.standard_normal(flat.size) @ flat for _ in range(TPSMM_PROJECTIONS)])
+
+
+def tpsmm_relative_distance(key, grad, ref_norm, ref_projections):
+    """Estimated ||grad - ref|| / ||ref|| from the reference's norm and projections: E[(r . x)^2] = ||x||^2 for
+    r ~ N(0, I), so ||P x|| / 4 estimates ||x|| (within 0.66x..1.34x with probability 95%, 0.57x..1.46x with
+    probability 99%: chi with 16 degrees of freedom, over 4)."""
+    diff = tpsmm_projections(key, grad) - np.asarray(ref_projections, dtype=np.float64)
+    return float(np.linalg.norm(diff) / np.sqrt(TPSMM_PROJECTIONS) / ref_norm)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Train and/or evaluate the First Order Motion Model (PaddleGAN-style entry point); see --help."""
+"""Train and/or evaluate a motion model (First Order or Thin-Plate Spline; PaddleGAN-style entry point); see --help."""
 import os
 import sys
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Train the First Order Motion Model (training only; same config and flags as tools/main.py)."""
+"""Train a motion model (training only; same config and flags as tools/main.py)."""
 import os
 import sys
 

@@ -10,7 +10,6 @@ import paddle
 from tqdm import tqdm
 
 from ppgan.metrics import RunningMean, l1_distance
-from ppgan.modules.geometry import movement_scale, normalize_kp
 from ppgan.utils.errors import ConfigError, InputError
 from ppgan.utils.logger import get_logger
 from ppgan.utils.video import VideoWriter, save_image
@@ -34,11 +33,14 @@ def _expand(kp, batch):
 
 
 def _item(out, i):
-    """Item `i` of a batch of outputs (tensors and keypoint dicts), kept as a batch of one."""
+    """Item `i` of a batch of outputs (tensors, keypoint dicts, lists of tensors such as multi-resolution masks),
+    kept as a batch of one."""
     sliced = {}
     for key, value in out.items():
         if isinstance(value, dict):
             sliced[key] = {k: v[i:i + 1] for k, v in value.items()}
+        elif isinstance(value, (list, tuple)):
+            sliced[key] = [v[i:i + 1] for v in value]
         else:
             sliced[key] = value[i:i + 1]
     return sliced
@@ -114,12 +116,13 @@ def _reconstruct_video(kp_detector, generator, dataset, index, name, out_dir, ex
 
 
 @paddle.no_grad()
-def animate_pairs(kp_detector, generator, dataset, pairs, out_dir, visualizer, normalization_params, fmt=".mp4",
+def animate_pairs(kp_detector, generator, dataset, pairs, out_dir, visualizer, normalizer, fmt=".mp4",
                   batch_size=8, progress=True):
     """Animate frame 0 of each source video by each driving video (paper, Sec. 4: "image animation").
 
-    `normalization_params` are the original's: use_relative_movement, use_relative_jacobian,
-    adapt_movement_scale. Writes `out_dir/<source>-<driving><fmt>`; returns the list of files.
+    `normalizer` is the model family's keypoint normalisation (`keypoint_normalizer(animate_cfg, nets)`):
+    `normalizer.scale(kp_source, kp_initial)` once per pair, then `normalizer(kp_source, kp_driving, kp_initial,
+    scale)` per frame. Writes `out_dir/<source>-<driving><fmt>`; returns the list of files.
     """
     ext = _video_extension(fmt)
     kp_detector.eval()
@@ -131,7 +134,7 @@ def animate_pairs(kp_detector, generator, dataset, pairs, out_dir, visualizer, n
         path = os.path.join(out_dir, name + ext)
         try:
             _animate_pair(kp_detector, generator, dataset, source_index, driving_index, path, visualizer,
-                          normalization_params, batch_size)
+                          normalizer, batch_size)
         except InputError as e:
             logger.warning("animation: skipped %s: %s", name, e)
             continue
@@ -139,8 +142,8 @@ def animate_pairs(kp_detector, generator, dataset, pairs, out_dir, visualizer, n
     return written
 
 
-def _animate_pair(kp_detector, generator, dataset, source_index, driving_index, path, visualizer,
-                  normalization_params, batch_size):
+def _animate_pair(kp_detector, generator, dataset, source_index, driving_index, path, visualizer, normalizer,
+                  batch_size):
     source_frame = next(iter(dataset.iter_frames(source_index)), None)
     if source_frame is None:
         raise InputError("the source video has no frames")
@@ -154,12 +157,8 @@ def _animate_pair(kp_detector, generator, dataset, source_index, driving_index, 
             kp_driving = kp_detector(driving)
             if kp_initial is None:
                 kp_initial = {k: v[:1] for k, v in kp_driving.items()}
-                scale = 1.0
-                if normalization_params["adapt_movement_scale"]:
-                    scale = movement_scale(kp_source["value"].numpy(), kp_initial["value"].numpy())
-            kp_norm = normalize_kp(_expand(kp_source, n), kp_driving, _expand(kp_initial, n),
-                                   normalization_params["use_relative_movement"],
-                                   normalization_params["use_relative_jacobian"], scale)
+                scale = normalizer.scale(kp_source, kp_initial)
+            kp_norm = normalizer(_expand(kp_source, n), kp_driving, _expand(kp_initial, n), scale)
             out = generator(source.expand([n, -1, -1, -1]), kp_source=_expand(kp_source, n), kp_driving=kp_norm)
             out.update(kp_source=_expand(kp_source, n), kp_driving=kp_driving, kp_norm=kp_norm)
             for i in range(n):

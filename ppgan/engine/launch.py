@@ -3,6 +3,7 @@ import argparse
 import logging
 import os
 
+from ppgan.models.builder import DEFAULT_STAGE
 from ppgan.utils.errors import ConfigError
 from ppgan.utils.logger import get_logger, setup_logging
 
@@ -13,8 +14,9 @@ def build_parser(prog, evaluate):
     """The argument parser; `evaluate` adds --evaluate-only (tools/main.py)."""
     parser = argparse.ArgumentParser(
         prog=prog,
-        description=("Train the First Order Motion Model from a config (configs/*.yaml or an original FOMM "
-                     "config)%s. Several GPUs: python -m paddle.distributed.launch --devices 0,1 %s -c ..."
+        description=("Train a motion model (the First Order Motion Model or the Thin-Plate Spline Motion Model) from a "
+                     "config (configs/*.yaml or an original repository's config)%s. Several GPUs: python -m "
+                     "paddle.distributed.launch --devices 0,1 %s -c ..."
                      % (", or evaluate it (--evaluate-only)" if evaluate else "", prog)))
     parser.add_argument("-c", "--config-file", required=True,
                         help="the YAML config, e.g. configs/firstorder_vox_256.yaml")
@@ -30,6 +32,12 @@ def build_parser(prog, evaluate):
     parser.add_argument("--load", default=None, metavar="WEIGHTS",
                         help="start from these weights only (a .pdparams from training or from "
                              "tools/convert_torch_weights.py, or a PyTorch .pth.tar); optimizers start fresh")
+    parser.add_argument("--stage", default=None, metavar="STAGE",
+                        help="training stage: 'train' (default: the motion model) or, for a Thin-Plate Spline Motion "
+                             "Model, 'avd': train its AVD network on a trained model, e.g. --stage avd --load "
+                             "output/<run>/checkpoints/checkpoint.pdparams (the other nets frozen; the train_avd "
+                             "section; checkpoints hold every net; run folder output/<config name>_avd by default; "
+                             "resume it with --stage avd --resume)")
     if evaluate:
         parser.add_argument("--evaluate-only", action="store_true",
                             help="do not train: reconstruct the test videos from their frame 0 (prints "
@@ -43,13 +51,16 @@ def build_parser(prog, evaluate):
 
 
 def output_folder(args):
-    """--output-dir, else the folder of the run being resumed, else output/<config name>."""
+    """--output-dir, else the folder of the run being resumed, else output/<config name> (with '_<stage>' for a
+    stage other than the default one)."""
     if args.output_dir:
         return args.output_dir
     if args.resume:
         path = os.path.abspath(args.resume)
         return path if os.path.isdir(path) else os.path.dirname(os.path.dirname(path))
     name = os.path.splitext(os.path.basename(args.config_file))[0]
+    if args.stage not in (None, DEFAULT_STAGE):
+        name += "_" + args.stage
     return os.path.join("output", name)
 
 
@@ -64,17 +75,20 @@ def main(argv, prog, evaluate):
     out = output_folder(args)
     rank, _ = world()
     if evaluate and args.evaluate_only:
-        nets, visualizer = evaluation_nets(config, args.resume or args.load, bool(args.resume and args.load))
+        if args.stage is not None:
+            raise ConfigError("--stage chooses what to train; --evaluate-only evaluates the weights of --load or "
+                              "--resume, whatever stage wrote them: drop --stage")
+        evaluation = evaluation_nets(config, args.resume or args.load, bool(args.resume and args.load))
         if rank != 0:
             return 0
         os.makedirs(out, exist_ok=True)
         setup_logging(logging.INFO, os.path.join(out, "evaluate.log"))
-        return evaluate_run(nets, visualizer, config, out, not args.no_progress)
+        return evaluate_run(evaluation, config, out, not args.no_progress)
     if args.resume is None and os.path.exists(checkpoint_path(out)):
         raise ConfigError("'%s' already holds a training run; continue it with --resume %s, or pick another "
                           "--output-dir" % (out, out))
     trainer = Trainer(config, out, resume=args.resume, load=args.load, seed=args.seed, amp=args.amp,
-                      progress=not args.no_progress)
+                      progress=not args.no_progress, stage=args.stage or DEFAULT_STAGE)
     if rank == 0:  # only once everything is known to be valid
         os.makedirs(out, exist_ok=True)
         setup_logging(logging.INFO, os.path.join(out, "train.log"))
@@ -83,10 +97,12 @@ def main(argv, prog, evaluate):
 
 
 def evaluation_nets(config, weights, both):
-    """Keypoint detector and generator with weights from --load or --resume (no training state is needed)."""
+    """What evaluation needs, with weights from --load or --resume (no training state is needed): a dict with
+    the model family's keypoint detector and frame generator (`kp_detector`, `generator`), its keypoint
+    `normalizer` for animation (from the `animate` section) and the `visualizer`."""
     from ppgan.engine.trainer import checkpoint_path
-    from ppgan.models.builder import build_nets
-    from ppgan.models.firstorder_model import check_frame_size
+    from ppgan.models.builder import build_nets, model_family
+    from ppgan.models.training import check_frame_size
     from ppgan.utils.checkpoint import load_weights, read_weights
     from ppgan.utils.visual import Visualizer
 
@@ -95,28 +111,35 @@ def evaluation_nets(config, weights, both):
                           "(one of them)")
     if os.path.isdir(weights):
         weights = checkpoint_path(weights)
-    nets = build_nets(config["model"], ("kp_detector", "generator"))
-    load_weights(nets, read_weights(weights), "the weights in '%s'" % weights)
-    check_frame_size(nets["kp_detector"], nets["generator"], config["dataset"]["frame_shape"])
-    return nets, Visualizer(**config["visualizer"])
+    family = model_family(config["model"])
+    nets = build_nets(config["model"], family.evaluation_sections(config["animate"]))
+    state = read_weights(weights)
+    load_weights(nets, state, "the weights in '%s'" % weights)
+    normalizer = family.keypoint_normalizer(config["animate"], {k: v for k, v in nets.items() if k in state})
+    kp_detector, generator = family.animation_nets(nets)
+    check_frame_size(kp_detector, generator, config["dataset"]["frame_shape"])
+    return {"kp_detector": kp_detector, "generator": generator, "normalizer": normalizer,
+            "visualizer": Visualizer(**config["visualizer"])}
 
 
-def evaluate_run(nets, visualizer, config, out, progress):
-    """Animation of the test pairs, then reconstruction of the test videos; prints the mean L1 as the last line."""
+def evaluate_run(evaluation, config, out, progress):
+    """Animation of the test pairs, then reconstruction of the test videos; prints the mean L1 as the last line.
+    `evaluation` is :func:`evaluation_nets`'s."""
     from ppgan.datasets import build_dataset, build_paired_dataset
     from ppgan.engine.evaluator import animate_pairs, reconstruct
 
     test = build_dataset(config["dataset"], "test")
     rec, anim = config["reconstruction"], config["animate"]
+    kp_detector, generator, visualizer = evaluation["kp_detector"], evaluation["generator"], evaluation["visualizer"]
     batch = max(1, int(config["train"]["batch_size"]))
     if config["dataset"]["pairs_list"] is None and len(test) < 2:
         logger.warning("animation skipped: random (source, driving) pairs need at least 2 test videos")
     else:
         pairs = build_paired_dataset(config["dataset"], test, anim["num_pairs"])
-        animate_pairs(nets["kp_detector"], nets["generator"], test, pairs.pairs(), os.path.join(out, "animation"),
-                      visualizer, anim["normalization_params"], anim["format"], batch, progress)
-    result = reconstruct(nets["kp_detector"], nets["generator"], test, os.path.join(out, "reconstruction"),
-                         visualizer, rec["num_videos"], rec["format"], batch, progress)
+        animate_pairs(kp_detector, generator, test, pairs.pairs(), os.path.join(out, "animation"), visualizer,
+                      evaluation["normalizer"], anim["format"], batch, progress)
+    result = reconstruct(kp_detector, generator, test, os.path.join(out, "reconstruction"), visualizer,
+                         rec["num_videos"], rec["format"], batch, progress)
     if result["failed"]:
         logger.warning("%d test video(s) could not be read: %s", len(result["failed"]), ", ".join(result["failed"]))
     logger.info("results in %s; for comparison, L1 of frame 0 copied: %.6f, of frame 0 warped by the predicted "

@@ -1,7 +1,8 @@
 """The training loop: epochs over the frame-pair dataset, checkpoints, resume, logging, visualisations.
 
-Follows the original's schedule (generator and keypoint detector step on their summed losses, then the
-discriminator), with learning rates divided by 10 at `train.epoch_milestones` (real epochs).
+Generic over model families: the training model of the chosen family and stage (ppgan.models.training) declares
+its config section (`train`, or e.g. `train_avd`), its optimizers (:class:`~ppgan.solver.OptimizerSpec`, learning
+rates divided by 10 at the section's `epoch_milestones`, real epochs) and does one step in `train_iter`.
 Several processes (``python -m paddle.distributed.launch``) each read their own shard of every
 epoch and average gradients; only rank 0 writes files.
 """
@@ -16,8 +17,9 @@ from tqdm import tqdm
 
 from ppgan.datasets import build_dataset
 from ppgan.models import build_model
-from ppgan.models.firstorder_model import TrainingDiverged, check_frame_size
-from ppgan.solver import build_optimizers, build_schedulers
+from ppgan.models.builder import DEFAULT_STAGE
+from ppgan.models.training import TrainingDiverged, check_frame_size
+from ppgan.solver import build_solver
 from ppgan.utils.checkpoint import NET_NAMES, load_weights, read_weights
 from ppgan.utils.errors import CheckpointError, ConfigError
 from ppgan.utils.io import atomic_path, atomic_write
@@ -52,13 +54,23 @@ def average_gradients(params):
                 p.grad.set_value(p.grad * (1.0 / n))
 
 
-def optimizer_state(optimizer, net):
-    """The optimizer's state keyed by the net's structured parameter names ('conv.weight@moment1_0').
+def structured_names(nets):
+    """{structured name: parameter} of a net, or of several ({net name: net}: names prefixed '<net>.')."""
+    if isinstance(nets, paddle.nn.Layer):
+        return dict(nets.named_parameters())
+    if len(nets) == 1:
+        return dict(next(iter(nets.values())).named_parameters())
+    return {"%s.%s" % (name, n): p for name, net in nets.items() for n, p in net.named_parameters()}
+
+
+def optimizer_state(optimizer, nets):
+    """The optimizer's state keyed by the structured parameter names of `nets` ('conv.weight@moment1_0'; with
+    several nets, {name: net}, 'kp_detector.conv.weight@moment1_0').
 
     Paddle keys optimizer state by global parameter names (conv2d_7.w_0) that depend on how many
     layers the process created before; structured names make a checkpoint resumable anywhere.
     """
-    names = {p.name: n for n, p in net.named_parameters()}
+    names = {p.name: n for n, p in structured_names(nets).items()}
     by_length = sorted(names, key=len, reverse=True)
     out = {}
     for key, value in optimizer.state_dict().items():
@@ -70,9 +82,9 @@ def optimizer_state(optimizer, net):
     return out
 
 
-def load_optimizer_state(optimizer, net, state):
+def load_optimizer_state(optimizer, nets, state):
     """Inverse of :func:`optimizer_state` for the parameters of this process."""
-    names = {n: p.name for n, p in net.named_parameters()}
+    names = {n: p.name for n, p in structured_names(nets).items()}
     converted = {}
     for key, value in state.items():
         if key == "master_weights":
@@ -112,12 +124,13 @@ class Trainer:
     output_dir: where checkpoints/, visuals/, train.log and config.yaml go.
     resume: a checkpoint (or output folder) to continue, with optimizer state, epoch and iteration.
     load: weights to start from (a .pdparams or a PyTorch checkpoint); the optimizers start fresh.
+    stage: the family's training stage (`train`; the thin-plate spline model also has `avd`).
     """
 
     def __init__(self, config, output_dir, resume=None, load=None, seed=0, amp=False, progress=True,
-                 build_data=True):
+                 build_data=True, stage=DEFAULT_STAGE):
         self.config = config
-        self.train_cfg = config["train"]
+        self.stage = stage
         self.output_dir = output_dir
         self.rank, self.world_size = world()
         self.is_main = self.rank == 0
@@ -127,20 +140,24 @@ class Trainer:
         self.seed = int(seed)
         set_seed(self.seed + self.rank)
 
-        self.model = build_model(config)
-        check_frame_size(self.model.kp_detector, self.model.generator, config["dataset"]["frame_shape"])
+        self.model = build_model(config, stage=stage)
+        self.section = self.model.train_section
+        self.train_cfg = config[self.section]
+        if resume is not None and load is not None:
+            raise ConfigError("give either --resume (continue a run) or --load (start from weights), not both")
+        if self.model.requires_weights and resume is None and load is None:
+            raise ConfigError(self.model.requires_weights)
+        check_frame_size(*self.model.animation_nets(self.model.nets), config["dataset"]["frame_shape"])
         if self.world_size > 1 and paddle.device.get_device().startswith("gpu"):
             for name, net in self.model.nets.items():
                 setattr(self.model, name, paddle.nn.SyncBatchNorm.convert_sync_batchnorm(net))
         self.scaler = self._amp_scaler(amp)
-        trained = ["kp_detector", "generator"] + (["discriminator"] if self.model.trains_discriminator else [])
-        self.schedulers = build_schedulers(self.train_cfg, trained)
-        self.optimizers = build_optimizers(self.model.nets, self.schedulers)
+        self.optimizer_specs = {spec.name: spec for spec in self.model.optimizer_specs()}
+        self.optimizers, self.schedulers = build_solver(self.optimizer_specs.values(), self.model.nets,
+                                                        self.train_cfg, self.section)
         self.visualizer = Visualizer(**config["visualizer"])
         self.start_epoch, self.iteration = 0, 0
 
-        if resume is not None and load is not None:
-            raise ConfigError("give either --resume (continue a run) or --load (start from weights), not both")
         if resume is not None:
             self._resume(resume)
         elif load is not None:
@@ -161,27 +178,35 @@ class Trainer:
         dataset = build_dataset(self.config["dataset"], "train", self.train_cfg["num_repeats"])
         batch_size = int(self.train_cfg["batch_size"])
         if batch_size < 1:
-            raise ConfigError("must be at least 1", "train.batch_size")
+            raise ConfigError("must be at least 1", self.section + ".batch_size")
         sampler = paddle.io.DistributedBatchSampler(dataset, batch_size=batch_size, shuffle=True, drop_last=True,
                                                     num_replicas=self.world_size, rank=self.rank)
         if len(sampler) == 0:
-            raise ConfigError("the training set has %d items per process, fewer than train.batch_size=%d; lower "
-                              "the batch size or raise train.num_repeats" % (len(dataset) // self.world_size,
-                                                                            batch_size), "train.batch_size")
+            raise ConfigError("the training set has %d items per process, fewer than %s.batch_size=%d; lower "
+                              "the batch size or raise %s.num_repeats" % (len(dataset) // self.world_size, self.section,
+                                                                         batch_size, self.section),
+                              self.section + ".batch_size")
         self.sampler = sampler
         return paddle.io.DataLoader(dataset, batch_sampler=sampler, num_workers=int(self.train_cfg["num_workers"]),
                                     use_shared_memory=False)
 
     # --- checkpoints -----------------------------------------------------------------------------
+    def _optimized_nets(self, name):
+        """{net name: net} that optimizer `name` updates."""
+        return {net: self.model.nets[net] for net in self.optimizer_specs[name].nets}
+
     def state(self, epoch):
-        """Everything needed to continue: weights, optimizers, schedulers, epoch, iteration."""
+        """Everything needed to continue: weights, optimizers, schedulers, epoch, iteration (and the stage, when
+        it is not the default one)."""
         state = {name: net.state_dict() for name, net in self.model.nets.items()}
         for name, opt in self.optimizers.items():
-            state["optimizer_" + name] = optimizer_state(opt, self.model.nets[name])
+            state["optimizer_" + name] = optimizer_state(opt, self._optimized_nets(name))
         for name, sched in self.schedulers.items():
             state["scheduler_" + name] = sched.state_dict()
         state["epoch"] = epoch
         state["iteration"] = self.iteration
+        if self.stage != DEFAULT_STAGE:
+            state["stage"] = self.stage
         return state
 
     def save_checkpoint(self, epoch):
@@ -199,13 +224,18 @@ class Trainer:
 
     def _resume(self, resume):
         path, state = read_checkpoint(resume)
+        written = str(state.get("stage", DEFAULT_STAGE))
+        if written != self.stage:
+            raise CheckpointError("checkpoint '%s' was written by the training stage '%s', not '%s': resume it with "
+                                  "--stage %s, or start this stage from its weights with --load"
+                                  % (path, written, self.stage, written))
         load_weights(self.model.nets, {k: state[k] for k in NET_NAMES if k in state}, "the checkpoint '%s'" % path)
         for name, opt in self.optimizers.items():
             key = "optimizer_" + name
             if key not in state:
-                raise CheckpointError("checkpoint '%s' has no %s; it was written by a run with other loss weights"
-                                      % (path, key))
-            load_optimizer_state(opt, self.model.nets[name], state[key])
+                raise CheckpointError("checkpoint '%s' has no %s; it was written by a run with other loss weights "
+                                      "or another model (to start from its weights, use --load)" % (path, key))
+            load_optimizer_state(opt, self._optimized_nets(name), state[key])
         for name, sched in self.schedulers.items():
             if "scheduler_" + name in state:
                 sched.set_state_dict(state["scheduler_" + name])
@@ -242,9 +272,8 @@ class Trainer:
         if self.start_epoch >= num_epochs:
             logger.info("nothing to do: the checkpoint is at epoch %d of %d", self.start_epoch, num_epochs)
             return last
-        logger.info("training %s for epochs %d-%d on %d process(es); discriminator %s",
-                    self.output_dir, self.start_epoch + 1, num_epochs, self.world_size,
-                    "trained" if self.model.trains_discriminator else "not used")
+        logger.info("training %s for epochs %d-%d on %d process(es); %s", self.output_dir, self.start_epoch + 1,
+                    num_epochs, self.world_size, self.model.describe())
         try:
             for epoch in range(self.start_epoch, num_epochs):
                 # Seeding each epoch makes a resumed run draw what the uninterrupted run would have drawn.
@@ -274,7 +303,7 @@ class Trainer:
                    disable=not self.progress, leave=False)
         reduce = average_gradients if self.world_size > 1 else None
         for batch in bar:
-            values, generated = self.model.train_iter(batch, self.optimizers, reduce, self.scaler)
+            values, generated = self.model.train_iter(batch, self.optimizers, reduce, self.scaler, epoch=epoch)
             self.iteration += 1
             count += 1
             for k, v in values.items():
@@ -290,7 +319,7 @@ class Trainer:
     def _visualise(self, epoch, batch, generated, writer):
         if not self.is_main or generated is None:
             return
-        image = self.visualizer.visualize(batch["source"], batch["driving"], generated)
+        image = self.visualizer.visualize(*self.model.visuals(batch, generated))
         save_image(os.path.join(self.output_dir, "visuals", "epoch_%05d.png" % (epoch + 1)), image)
         if writer is not None:
             writer.add_image("train/visual", image, epoch + 1)

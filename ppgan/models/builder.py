@@ -3,7 +3,9 @@
 A model family is a class registered in MODELS (`model.name`, default FirstOrderModel). It declares
 `common_keys` (the keys of `model.common` with their defaults), `net_sections` ({section: (registry,
 common keys that net receives)}), `required_sections`, `inference_sections` (the nets animation needs)
-and `config_sections` (config sections it replaces or adds, e.g. its own `train`).
+and `config_sections` (config sections it replaces or adds, e.g. its own `train`); for training and
+evaluation, `training_stages()` ({stage: training model class}, see ppgan.models.training),
+`evaluation_sections(animate_cfg)` and `keypoint_normalizer(animate_cfg, nets)`.
 """
 import difflib
 
@@ -15,6 +17,7 @@ GENERATORS = Registry("generator")
 DISCRIMINATORS = Registry("discriminator")
 
 DEFAULT_MODEL = "FirstOrderModel"
+DEFAULT_STAGE = "train"
 
 
 def _did_you_mean(key, choices):
@@ -108,6 +111,12 @@ def build_inference_nets(model_cfg, with_optional=()):
     return build_nets(model_cfg, sections)
 
 
-def build_model(config, **kwargs):
-    """Build the training model named by `model.name` (default FirstOrderModel) from a validated config."""
-    return model_family(config["model"])(config, **kwargs)
+def build_model(config, stage=DEFAULT_STAGE, **kwargs):
+    """Build the training model of `stage` (default: the family's main training, `train`) of the family named by
+    `model.name` (default FirstOrderModel) from a validated config."""
+    family = model_family(config["model"])
+    stages = family.training_stages()
+    if stage not in stages:
+        raise ConfigError("%s has no training stage '%s'; its stage%s: %s" % (
+            family.__name__, stage, "s" if len(stages) > 1 else "", ", ".join(stages)))
+    return stages[stage](config, **kwargs)

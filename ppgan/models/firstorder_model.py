@@ -5,48 +5,17 @@ driving and a randomly warped driving frame; reconstruction, adversarial, featur
 equivariance losses), `discriminator_losses` its DiscriminatorFullModel. Each loss is switched
 on by a non-zero weight in `train.loss_weights`.
 """
-import contextlib
-import math
-
-import paddle
-
 from ppgan.models.builder import DISCRIMINATORS, GENERATORS, MODELS, build_nets, common_params
 from ppgan.models.criterions import (PerceptualPyramidLoss, PixelPyramidLoss, Vgg19, equivariance_jacobian_loss,
                                      equivariance_value_loss, feature_matching_loss, load_vgg19_weights,
                                      lsgan_discriminator_loss, lsgan_generator_loss)
+from ppgan.models.training import (TrainingDiverged, autocast, backward_and_step, check_finite,  # noqa: F401
+                                   check_frame_size)
 from ppgan.modules.antialias import ImagePyramide
 from ppgan.modules.builder import KP_DETECTORS
-from ppgan.modules.geometry import RandomTransform
-from ppgan.utils.errors import ConfigError, PPGanError
-
-
-class TrainingDiverged(PPGanError):
-    """A loss became NaN or infinite."""
-
-
-def check_frame_size(kp_detector, generator, frame_shape):
-    """Run the nets once on a blank frame of `frame_shape` (H, W, C); a size they cannot process is a ConfigError.
-
-    The hourglasses halve the (scaled) frame once per block and join the halves back, so each side must
-    divide evenly; trying is the one check that stays exact for every architecture.
-    """
-    height, width = int(frame_shape[0]), int(frame_shape[1])
-    frame = paddle.zeros([1, int(frame_shape[2]), height, width])
-    modes = [(net, net.training) for net in (kp_detector, generator)]
-    try:
-        for net, _ in modes:
-            net.eval()
-        with paddle.no_grad():
-            kp = kp_detector(frame)
-            generator(frame, kp_source=kp, kp_driving=kp)
-    except (ValueError, RuntimeError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ConfigError("the model cannot process %dx%d frames (%s); use sides that the keypoint and dense motion "
-                          "hourglasses can halve once per block after their scale_factor, e.g. 64, 128 or 256"
-                          % (height, width, first), "dataset.frame_shape") from None
-    finally:
-        for net, training in modes:
-            net.train() if training else net.eval()
+from ppgan.modules.geometry import movement_scale, normalize_kp, RandomTransform
+from ppgan.solver.builder import LR_KEYS, OptimizerSpec
+from ppgan.utils.errors import ConfigError
 
 
 def detach_kp(kp):
@@ -72,10 +41,28 @@ class FirstOrderModel:
     inference_sections = ("kp_detector", "generator")
     config_sections = {}  # the defaults of ppgan.utils.config.SECTIONS are this family's
 
+    train_section = "train"    # the config section of the training schedule
+    requires_weights = None    # training may start from random weights
+
     @staticmethod
     def animation_nets(nets):
         """(keypoint detector, frame generator) of built nets, for evaluation and animation."""
         return nets["kp_detector"], nets["generator"]
+
+    @classmethod
+    def training_stages(cls):
+        """{stage name: training model class}: one stage, the original's train."""
+        return {"train": cls}
+
+    @staticmethod
+    def evaluation_sections(animate_cfg):
+        """The nets evaluation builds and loads."""
+        return ("kp_detector", "generator")
+
+    @staticmethod
+    def keypoint_normalizer(animate_cfg, nets):
+        """How evaluation moves the source keypoints by the driving video: `animate.normalization_params`."""
+        return KeypointNormalizer(animate_cfg["normalization_params"])
 
     def __init__(self, config, vgg=None):
         model_cfg, train = config["model"], config["train"]
@@ -129,6 +116,19 @@ class FirstOrderModel:
         if self.discriminator is not None:
             nets["discriminator"] = self.discriminator
         return nets
+
+    def optimizer_specs(self):
+        """One Adam per trained net, each with its own `train.lr_<net>`."""
+        names = ["kp_detector", "generator"] + (["discriminator"] if self.trains_discriminator else [])
+        return [OptimizerSpec(name, (name,), LR_KEYS[name]) for name in names]
+
+    def describe(self):
+        """What this run trains, for the log's first line."""
+        return "discriminator %s" % ("trained" if self.trains_discriminator else "not used")
+
+    def visuals(self, batch, generated):
+        """(source, driving, outputs) of the training picture: the last batch and its outputs."""
+        return batch["source"], batch["driving"], generated
 
     def train(self):
         """Put the nets in training mode (batch statistics, spectral-norm power iterations)."""
@@ -197,15 +197,16 @@ class FirstOrderModel:
         return {"disc_gan": lsgan_discriminator_loss(maps_real, maps_generated, self.discriminator.scales,
                                                      self.loss_weights["discriminator_gan"])}
 
-    def train_iter(self, batch, optimizers, reduce_gradients=None, scaler=None):
-        """One optimisation step of the original's schedule; returns {loss name: float}.
+    def train_iter(self, batch, optimizers, reduce_gradients=None, scaler=None, epoch=None):
+        """One optimisation step of the original's schedule (the same at every `epoch`); returns
+        ({loss name: float}, generated).
 
         Generator and keypoint detector step on the sum of their losses, then (if it is trained) the
         discriminator on its own. `reduce_gradients(params)` averages gradients across processes.
         A NaN/inf loss raises :class:`TrainingDiverged` before any weight is changed.
         """
         source, driving = batch["source"], batch["driving"]
-        with _autocast(scaler):
+        with autocast(scaler):
             try:
                 losses, generated = self.generator_losses(source, driving)
             except ValueError as e:
@@ -213,46 +214,34 @@ class FirstOrderModel:
                     raise
                 raise TrainingDiverged("the keypoint jacobians became singular or NaN; training stopped before the "
                                        "weights were updated. Lower the learning rates or check the data") from None
-        values = _check_finite(losses)
-        _backward_and_step(sum(losses.values()), [optimizers["generator"], optimizers["kp_detector"]],
-                           [self.generator, self.kp_detector], reduce_gradients, scaler)
+        values = check_finite(losses)
+        backward_and_step(sum(losses.values()), [optimizers["generator"], optimizers["kp_detector"]],
+                          [self.generator, self.kp_detector], reduce_gradients, scaler)
         if self.trains_discriminator:
             optimizers["discriminator"].clear_grad()
-            with _autocast(scaler):
+            with autocast(scaler):
                 disc_losses = self.discriminator_losses(driving, generated)
-            values.update(_check_finite(disc_losses))
-            _backward_and_step(sum(disc_losses.values()), [optimizers["discriminator"]], [self.discriminator],
-                               reduce_gradients, scaler)
+            values.update(check_finite(disc_losses))
+            backward_and_step(sum(disc_losses.values()), [optimizers["discriminator"]], [self.discriminator],
+                              reduce_gradients, scaler)
         return values, generated
 
 
-def _autocast(scaler):
-    if scaler is None:
-        return contextlib.nullcontext()
-    return paddle.amp.auto_cast(level="O1")
+class KeypointNormalizer:
+    """The original's keypoint normalisation for animation (`normalize_kp`, paper Sec. 3.3): relative movement
+    and jacobians, the movement scaled by the ratio of the keypoints' convex hull areas with
+    `adapt_movement_scale`."""
 
+    def __init__(self, normalization_params):
+        self.params = dict(normalization_params)
 
-def _check_finite(losses):
-    values = {name: float(value) for name, value in losses.items()}
-    bad = [name for name, value in values.items() if not math.isfinite(value)]
-    if bad:
-        raise TrainingDiverged("loss %s is %s; training stopped before the step that would use it. Lower the "
-                               "learning rates or check the data" % (", ".join(bad), values[bad[0]]))
-    return values
+    def scale(self, kp_source, kp_initial):
+        """The movement scale of a (source, initial driving frame) pair."""
+        if not self.params["adapt_movement_scale"]:
+            return 1.0
+        return movement_scale(kp_source["value"].numpy(), kp_initial["value"].numpy())
 
-
-def _backward_and_step(loss, optimizers, nets, reduce_gradients, scaler):
-    if scaler is not None:
-        scaler.scale(loss).backward()
-    else:
-        loss.backward()
-    if reduce_gradients is not None:
-        reduce_gradients([p for net in nets for p in net.parameters()])
-    for optimizer in optimizers:
-        if scaler is not None:
-            scaler.step(optimizer)
-        else:
-            optimizer.step()
-        optimizer.clear_grad()
-    if scaler is not None:
-        scaler.update()
+    def __call__(self, kp_source, kp_driving, kp_initial, scale):
+        """The driving keypoints to animate with (dicts of equal batch size)."""
+        return normalize_kp(kp_source, kp_driving, kp_initial, self.params["use_relative_movement"],
+                            self.params["use_relative_jacobian"], scale)

@@ -120,10 +120,11 @@ def grid_sample(image, grid, align_corners, padding_mode="zeros"):
     return sample(image, safe) + (grid - safe).sum() * 0
 
 
-def linear_resize_weights(size_in, size_out, align_corners=False):
+def linear_resize_weights(size_in, size_out, align_corners=False, dtype=np.float32):
     """(size_out, size_in) weights of 1-D linear resizing. align_corners=False: half-pixel centres, output i
     samples the input at max((i + 0.5) * size_in / size_out - 0.5, 0); align_corners=True: the end pixels
-    coincide, output i samples at i * (size_in - 1) / (size_out - 1). Each between its two neighbours."""
+    coincide, output i samples at i * (size_in - 1) / (size_out - 1). Each between its two neighbours.
+    Computed in float64, returned as `dtype`."""
     i = np.arange(size_out, dtype=np.float64)
     if align_corners:
         src = i * ((size_in - 1) / (size_out - 1)) if size_out > 1 else np.zeros_like(i)
@@ -135,7 +136,7 @@ def linear_resize_weights(size_in, size_out, align_corners=False):
     weights = np.zeros((size_out, size_in), dtype=np.float64)
     np.add.at(weights, (np.arange(size_out), low), 1 - frac)
     np.add.at(weights, (np.arange(size_out), high), frac)
-    return weights.astype(np.float32)
+    return weights.astype(dtype)
 
 
 def resize_bilinear(x, height, width, align_corners=False):

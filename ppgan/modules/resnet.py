@@ -44,21 +44,23 @@ class ResNet18(nn.Layer):
 
     in_features: input channels (3 for an image, 6 for the background predictor's source + driving pair).
     num_outputs: width of `fc`, set by the net that owns the backbone.
+    block_expansion: width of the stem and of layer1, doubled by each later layer (torchvision's: 64; smaller
+      values give a narrower, faster net, e.g. for the synthetic configs).
     """
 
-    def __init__(self, in_features=3, num_outputs=1000):
+    def __init__(self, in_features=3, num_outputs=1000, block_expansion=64):
         super().__init__()
-        self.conv1 = _conv(in_features, 64, 7, 2, 3)
-        self.bn1 = batch_norm(64)
-        widths = [64, 128, 256, 512]
+        self.conv1 = _conv(in_features, block_expansion, 7, 2, 3)
+        self.bn1 = batch_norm(block_expansion)
+        widths = [block_expansion * 2 ** i for i in range(4)]
         layers = []
-        previous = 64
+        previous = block_expansion
         for i, width in enumerate(widths):
             stride = 1 if i == 0 else 2
             layers.append(nn.Sequential(BasicBlock(previous, width, stride), BasicBlock(width, width)))
             previous = width
         self.layer1, self.layer2, self.layer3, self.layer4 = layers
-        self.fc = nn.Linear(512, num_outputs)
+        self.fc = nn.Linear(widths[-1], num_outputs)
         self.out_filters = num_outputs
 
     def forward(self, x):

@@ -167,11 +167,17 @@ def _batch_images(x, what):
     return arr
 
 
+# The points of a keypoint dict: the first order model's keypoints, the thin-plate spline model's control points.
+KEYPOINT_KEYS = ("value", "fg_kp")
+
+
 def _kp_values(entry, what):
     if isinstance(entry, dict):
-        if "value" not in entry:
-            raise InputError(f"{what} has no 'value' entry; expected a keypoint dict {{'value': (B, K, 2)}}")
-        entry = entry["value"]
+        key = next((k for k in KEYPOINT_KEYS if k in entry), None)
+        if key is None:
+            raise InputError(f"{what} has none of the entries {', '.join(KEYPOINT_KEYS)}; expected a keypoint dict "
+                             f"{{'value': (B, K, 2)}} or {{'fg_kp': (B, K*5, 2)}}")
+        entry = entry[key]
     arr = np.asarray(_to_numpy(entry), dtype=np.float64)
     if arr.ndim != 3 or arr.shape[2] != 2:
         raise InputError(f"{what} keypoints have shape {arr.shape}; expected (B, K, 2)")
@@ -197,7 +203,14 @@ def _mask_array(x):
 
 
 class Visualizer:
-    """Draws a picture of one training/evaluation step: one row per batch item, one column per stage."""
+    """Draws a picture of one training/evaluation step: one row per batch item, one column per stage.
+
+    Columns: source with its keypoints, the transformed frame (equivariance) with its keypoints, driving with its
+    keypoints, the deformed source, the prediction (with the normalised keypoints when animating), the occlusion
+    map (one column per resolution when it is a list: the thin-plate spline model's masks, coarse to fine), and
+    the first order model's `mask` or the thin-plate spline model's `contribution_maps`, coloured per transform
+    (the background black). Keypoint dicts hold `value` (first order) or `fg_kp` (thin-plate spline: K*5 points).
+    """
 
     def __init__(self, kp_size=5, draw_border=True, colormap="gist_rainbow"):
         if isinstance(kp_size, bool) or not isinstance(kp_size, (int, float)) or not kp_size > 0:
@@ -231,15 +244,23 @@ class Visualizer:
         driving = _batch_images(driving, "driving")
         batch, _, height, width = source.shape
         entries = {}
-        for key in ("transformed_frame", "deformed", "prediction", "occlusion_map", "mask"):
+        for key in ("transformed_frame", "deformed", "prediction"):
             if out.get(key) is not None:
-                entries[key] = _batch_images(out[key], key) if key != "mask" else _mask_array(out[key])
+                entries[key] = _batch_images(out[key], key)
+        occlusion = out.get("occlusion_map")
+        if occlusion is not None:
+            levels = occlusion if isinstance(occlusion, (list, tuple)) else [occlusion]
+            entries["occlusion_map"] = [_batch_images(level, "occlusion_map") for level in levels]
+        mask = out.get("mask") if out.get("mask") is not None else out.get("contribution_maps")
+        if mask is not None:
+            entries["mask"] = _mask_array(mask)
         for key in ("kp_source", "kp_driving", "transformed_kp", "kp_norm"):
             if out.get(key) is not None:
                 entries[key] = _kp_values(out[key], key)
         for key, value in [("driving", driving)] + list(entries.items()):
-            if value.shape[0] != batch:
-                raise InputError(f"{key} has batch size {value.shape[0]} but source has {batch}")
+            for item in (value if isinstance(value, list) else [value]):
+                if item.shape[0] != batch:
+                    raise InputError(f"{key} has batch size {item.shape[0]} but source has {batch}")
 
         columns = [self._column(source, height, width, entries.get("kp_source"))]
         if "transformed_frame" in entries:
@@ -249,8 +270,8 @@ class Visualizer:
             columns.append(self._column(entries["deformed"], height, width))
         if "prediction" in entries:
             columns.append(self._column(entries["prediction"], height, width, entries.get("kp_norm")))
-        if "occlusion_map" in entries:
-            columns.append(self._column(entries["occlusion_map"], height, width))
+        for level in entries.get("occlusion_map", []):
+            columns.append(self._column(level, height, width))
         if "mask" in entries:
             columns.append(self._mask_column(entries["mask"], height, width))
 

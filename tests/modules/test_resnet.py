@@ -19,3 +19,12 @@ def test_resnet18_names_shapes_and_size():
     net.eval()
     out = net(paddle.rand([2, 6, 64, 64]))
     assert tuple(out.shape) == (2, 7)
+
+
+def test_narrow_resnet18():
+    net = ResNet18(in_features=3, num_outputs=5, block_expansion=16)
+    state = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    assert state["conv1.weight"] == (16, 3, 7, 7) and state["layer4.1.conv2.weight"] == (128, 128, 3, 3)
+    assert state["layer2.0.downsample.0.weight"] == (32, 16, 1, 1) and state["fc.weight"] == (128, 5)
+    net.eval()
+    assert tuple(net(paddle.rand([1, 3, 32, 32])).shape) == (1, 5)

@@ -43,3 +43,32 @@ def test_adam_betas():
     net = paddle.nn.Linear(2, 2)
     opt = build_optimizers({"generator": net}, build_schedulers(_train(), ["generator"]))["generator"]
     assert (opt._beta1, opt._beta2) == (0.5, 0.999)
+
+
+def test_solver_from_specs_with_several_nets_weight_decay_and_delay():
+    import paddle
+    from ppgan.solver import OptimizerSpec, build_solver
+    nets = {"a": paddle.nn.Linear(2, 2), "b": paddle.nn.Linear(2, 3), "c": paddle.nn.Linear(3, 1)}
+    cfg = {"epoch_milestones": [1], "num_epochs": 3, "lr": 0.5, "lr_c": 2.0}
+    specs = [OptimizerSpec("ab", ("a", "b"), "lr", 1e-4), OptimizerSpec("c", ("c",), "lr_c", milestone_delay=1)]
+    optimizers, schedulers = build_solver(specs, nets, cfg, "train_avd")
+    assert len(optimizers["ab"]._parameter_list) == 4 and len(optimizers["c"]._parameter_list) == 2
+    assert optimizers["ab"].regularization._coeff == pytest.approx(1e-4) and optimizers["c"].regularization is None
+    rates = {name: [] for name in schedulers}
+    for _ in range(3):
+        for name, sched in schedulers.items():
+            rates[name].append(sched.get_lr())
+            sched.step()
+    assert rates["ab"] == pytest.approx([0.5, 0.05, 0.05]) and rates["c"] == pytest.approx([2.0, 2.0, 0.2])
+
+
+def test_solver_errors_name_the_section():
+    import paddle
+    from ppgan.solver import OptimizerSpec, build_solver
+    spec = [OptimizerSpec("a", ("a",), "lr")]
+    with pytest.raises(ConfigError, match="train_avd.lr"):
+        build_solver(spec, {"a": paddle.nn.Linear(2, 2)}, {"epoch_milestones": [], "num_epochs": 1, "lr": 0},
+                     "train_avd")
+    with pytest.raises(ConfigError, match="train_avd.epoch_milestones"):
+        build_solver(spec, {"a": paddle.nn.Linear(2, 2)}, {"epoch_milestones": [2, 1], "num_epochs": 1, "lr": 1},
+                     "train_avd")

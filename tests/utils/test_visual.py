@@ -193,3 +193,38 @@ def test_visualizer_rejects_bad_shapes():
         Visualizer().visualize(source[0], driving, out)
     with pytest.raises(InputError):
         Visualizer().visualize(source, driving[:1], out)
+
+
+def _tpsmm_step(batch=2, num_tps=3, seed=1):
+    """Outputs of the thin-plate spline model: fg_kp dicts, multi-resolution occlusion masks, contribution maps."""
+    rng = np.random.default_rng(seed)
+    points = np.stack(np.meshgrid(np.linspace(-0.8, 0.8, 5), np.linspace(-0.6, 0.6, num_tps)), -1).reshape(-1, 2)
+    kp = {"fg_kp": np.tile(points.astype(np.float32), (batch, 1, 1))}   # apart: the discs do not overlap
+    maps = rng.uniform(0, 1, (batch, num_tps + 1, H // 4, W // 4)).astype(np.float32)
+    out = {"kp_source": kp, "kp_driving": kp, "prediction": rng.uniform(0, 1, (batch, 3, H, W)).astype(np.float32),
+           "occlusion_map": [np.full((batch, 1, H // 2 ** i, W // 2 ** i), 0.25 * (4 - i), np.float32)
+                             for i in (3, 2, 1, 0)],
+           "contribution_maps": maps / maps.sum(axis=1, keepdims=True)}
+    source = rng.uniform(0, 1, (batch, 3, H, W)).astype(np.float32)
+    return source, source.copy(), out
+
+
+def test_visualizer_draws_tpsmm_outputs():
+    source, driving, out = _tpsmm_step()
+    picture = Visualizer(kp_size=2, draw_border=False).visualize(source, driving, out)
+    # source, driving, prediction, four occlusion masks (coarse to fine), contribution maps
+    assert picture.shape == (2 * H, 8 * W, 3)
+    for i, value in enumerate((0.25, 0.5, 0.75, 1.0)):
+        column = picture[:, (3 + i) * W:(4 + i) * W]
+        assert np.all(np.abs(column.astype(int) - round(value * 255)) <= 1), i
+    # the control points are drawn: each of the 15 in its own colour
+    drawn = picture[:H, :W].astype(int)
+    for (x, y), color in zip(out["kp_source"]["fg_kp"][0], colormap("gist_rainbow", 15)):
+        col, row = int(round((x + 1) / 2 * (W - 1))), int(round((y + 1) / 2 * (H - 1)))
+        assert np.abs(drawn[row, col] - color * 255).max() <= 40, (x, y)
+
+
+def test_keypoint_dict_without_points_is_an_input_error():
+    source, driving, out = _tpsmm_step()
+    with pytest.raises(InputError, match="fg_kp"):
+        Visualizer().visualize(source, driving, {"kp_source": {"jacobian": out["kp_source"]["fg_kp"]}})

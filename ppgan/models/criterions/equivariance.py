@@ -4,10 +4,12 @@ import paddle
 from ppgan.modules.geometry import inverse_2x2
 
 
-def equivariance_value_loss(kp_driving, kp_transformed, transform, weight):
-    """w mean|p_D - T(p_T)|: keypoints of a warped frame, warped back, must match (eq. 10)."""
-    warped = transform.warp_coordinates(kp_transformed["value"])
-    return weight * paddle.abs(kp_driving["value"] - warped).mean()
+def equivariance_value_loss(kp_driving, kp_transformed, transform, weight, key="value"):
+    """w mean|p_D - T(p_T)|: keypoints of a warped frame, warped back, must match (eq. 10; TPSMM's L_eq).
+
+    `key` names the points in the keypoint dicts: 'value' (first order model) or 'fg_kp' (TPSMM)."""
+    warped = transform.warp_coordinates(kp_transformed[key])
+    return weight * paddle.abs(kp_driving[key] - warped).mean()
 
 
 def equivariance_jacobian_loss(kp_driving, kp_transformed, transform, weight):

@@ -1,0 +1,102 @@
+"""What the training models of every family share: the divergence error, the frame-size check, finite-loss
+checks, gradient clipping, and one backward pass followed by optimiser steps (with gradient averaging across
+processes and optional mixed precision).
+
+A family's training model (registered in MODELS, built by :func:`ppgan.models.build_model`) offers the trainer:
+`train_section` (the config section of its schedule), `nets` (what checkpoints hold), `optimizer_specs()`,
+`train_iter(batch, optimizers, reduce_gradients, scaler, epoch)`, `train()` / `eval()`, `describe()`,
+`visuals(batch, generated)`, `animation_nets(nets)` and `requires_weights` (None, or why the stage cannot
+start from random weights).
+"""
+import contextlib
+import math
+
+import paddle
+
+from ppgan.utils.errors import ConfigError, PPGanError
+
+
+class TrainingDiverged(PPGanError):
+    """A loss became NaN or infinite."""
+
+
+def check_frame_size(kp_detector, generator, frame_shape):
+    """Run the nets once on a blank frame of `frame_shape` (H, W, C); a size they cannot process is a ConfigError.
+
+    The hourglasses halve the (scaled) frame once per block and join the halves back, so each side must
+    divide evenly; trying is the one check that stays exact for every architecture.
+    """
+    height, width = int(frame_shape[0]), int(frame_shape[1])
+    frame = paddle.zeros([1, int(frame_shape[2]), height, width])
+    modes = [(net, net.training) for net in (kp_detector, generator)]
+    try:
+        for net, _ in modes:
+            net.eval()
+        with paddle.no_grad():
+            kp = kp_detector(frame)
+            generator(frame, kp_source=kp, kp_driving=kp)
+    except (ValueError, RuntimeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConfigError("the model cannot process %dx%d frames (%s); use sides that the keypoint and dense motion "
+                          "hourglasses can halve once per block after their scale_factor, e.g. 64, 128 or 256"
+                          % (height, width, first), "dataset.frame_shape") from None
+    finally:
+        for net, training in modes:
+            net.train() if training else net.eval()
+
+
+def autocast(scaler):
+    """float16 autocast when a GradScaler is given (--amp), else nothing."""
+    if scaler is None:
+        return contextlib.nullcontext()
+    return paddle.amp.auto_cast(level="O1")
+
+
+def check_finite(losses):
+    """{name: float} of the losses; a NaN/inf one raises TrainingDiverged naming it (before any step)."""
+    values = {name: float(value) for name, value in losses.items()}
+    bad = [name for name, value in values.items() if not math.isfinite(value)]
+    if bad:
+        raise TrainingDiverged("loss %s is %s; training stopped before the step that would use it. Lower the "
+                               "learning rates or check the data" % (", ".join(bad), values[bad[0]]))
+    return values
+
+
+def clip_grad_norm_inf(parameters, max_norm):
+    """Scale the gradients of `parameters` so that their largest |entry| is at most `max_norm`, as
+    torch.nn.utils.clip_grad_norm_(norm_type=inf): factor min(1, max_norm / (max |g| + 1e-6)), in the
+    gradients' precision. Returns the norm before clipping (None without gradients)."""
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return None
+    with paddle.no_grad():
+        norm = paddle.max(paddle.stack([paddle.abs(g).max().astype(grads[0].dtype) for g in grads]))
+        coefficient = paddle.clip(max_norm / (norm + 1e-6), max=1.0)
+        if float(coefficient) < 1.0:
+            for g in grads:
+                g.set_value(g * coefficient.astype(g.dtype))
+    return norm
+
+
+def backward_and_step(loss, optimizers, nets, reduce_gradients=None, scaler=None, before_step=None):
+    """Backward of `loss`, gradients of `nets` averaged across processes (`reduce_gradients`), then
+    `before_step()` (e.g. clipping; on unscaled gradients with --amp), then each optimizer steps and clears."""
+    if scaler is not None:
+        scaler.scale(loss).backward()
+    else:
+        loss.backward()
+    if reduce_gradients is not None:
+        reduce_gradients([p for net in nets for p in net.parameters()])
+    if before_step is not None:
+        if scaler is not None:
+            for optimizer in optimizers:
+                scaler.unscale_(optimizer)
+        before_step()
+    for optimizer in optimizers:
+        if scaler is not None:
+            scaler.step(optimizer)
+        else:
+            optimizer.step()
+        optimizer.clear_grad()
+    if scaler is not None:
+        scaler.update()
