@@ -143,3 +143,18 @@ def tiny_weights(tiny_config, tmp_path):
 @pytest.fixture
 def rng():
     return np.random.RandomState(0)
+
+
+def seeded_vgg():
+    """The VGG19 of the parity fixtures' perceptual losses: seeded weights (../shared/parity/vgg19_weights.py)."""
+    import sys
+    from ppgan.models.criterions import Vgg19
+    path = parity_path("vgg19_weights.py")
+    sys.path.insert(0, os.path.dirname(path))
+    try:
+        from vgg19_weights import seeded_vgg19_weights
+    finally:
+        sys.path.remove(os.path.dirname(path))
+    vgg = Vgg19()
+    vgg.set_weights(seeded_vgg19_weights())
+    return vgg

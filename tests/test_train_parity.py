@@ -18,16 +18,14 @@ get an absolute bound instead. Against the recorded float32 gradients, each net 
 recording's own distance from the exact gradient (RECORDING_NOISE, measured, rounded up).
 """
 import os
-import sys
 
 import numpy as np
 import paddle
 import pytest
 
-from conftest import REPO, parity_cases, parity_path
+from conftest import REPO, parity_cases, parity_path, seeded_vgg
 from gradient_sketch import distance
 from ppgan.models import build_model
-from ppgan.models.criterions import Vgg19
 from ppgan.modules.geometry import RandomTransform
 from ppgan.utils.checkpoint import load_weights, read_weights
 from ppgan.utils.config import load_config
@@ -48,24 +46,12 @@ def _case_id(case):
     return "%s-align_corners-%s" % (case[0], str(case[1]).lower())
 
 
-def _vgg():
-    path = parity_path("vgg19_weights.py")
-    sys.path.insert(0, os.path.dirname(path))
-    try:
-        from vgg19_weights import seeded_vgg19_weights
-    finally:
-        sys.path.remove(os.path.dirname(path))
-    vgg = Vgg19()
-    vgg.set_weights(seeded_vgg19_weights())
-    return vgg
-
-
 def _run(name, align_corners, dtype):
     """One generator + discriminator pass as the original's train step; returns what the fixture holds."""
     flag = str(align_corners).lower()
     cfg = load_config(parity_path(name, "config.yaml"), ["model_params.common_params.align_corners=%s" % flag])
     io = np.load(parity_path(name, "io-align_corners-%s.npz" % flag))
-    vgg = _vgg()
+    vgg = seeded_vgg()
     model = build_model(cfg, vgg=vgg)
     load_weights(model.nets, read_weights(parity_path(name, "checkpoint.pth.tar")))
     if dtype != "float32":

@@ -31,17 +31,15 @@ is (measured: 0.97x / 0.80x / 0.58x / 0.63x of the recording's distance). Gradie
 seeded random projections per tensor (tests/gradient_sketch.py).
 """
 import os
-import sys
 from unittest import mock
 
 import numpy as np
 import paddle
 import pytest
 
-from conftest import REPO, parity_path, tpsmm_parity_path
+from conftest import REPO, seeded_vgg, tpsmm_parity_path
 from gradient_sketch import TPSMM_PROJECTIONS, tpsmm_projections
 from ppgan.models import build_model
-from ppgan.models.criterions import Vgg19
 from ppgan.modules import geometry
 from ppgan.modules.antialias import AntiAliasInterpolation2d
 from ppgan.modules.geometry import RandomTransform, thin_plate_kernel
@@ -61,18 +59,6 @@ ZERO_GRAD_TOL = 1e-9    # absolute, over the median gradient norm of the net, fo
 NETS = ("kp_detector", "dense_motion_network", "inpainting_network", "bg_predictor")
 PASSES = ("train", "train_dropout")
 EXACT = os.path.join(REPO, "tests", "data", "original_tpsmm_float64_gradients.npz")
-
-
-def _vgg():
-    path = parity_path("vgg19_weights.py")
-    sys.path.insert(0, os.path.dirname(path))
-    try:
-        from vgg19_weights import seeded_vgg19_weights
-    finally:
-        sys.path.remove(os.path.dirname(path))
-    vgg = Vgg19()
-    vgg.set_weights(seeded_vgg19_weights())
-    return vgg
 
 
 def _exact_resize(x, height, width, align_corners=False):
@@ -103,7 +89,7 @@ def _run(prefix, dtype="float32", backward=True, exact=None):
     exact: the recorder's arrays, for the float64 pass (exact resizing, the original's kernels)."""
     cfg = load_config(tpsmm_parity_path(MODEL, "config.yaml"))
     io = np.load(tpsmm_parity_path(MODEL, "io.npz"))
-    vgg = _vgg()
+    vgg = seeded_vgg()
     model = build_model(cfg, vgg=vgg)
     load_weights(dict(model.nets, avd_network=model.avd_network),
                  read_weights(tpsmm_parity_path(MODEL, "checkpoint.pth.tar")))

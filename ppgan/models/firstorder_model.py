@@ -6,11 +6,10 @@ equivariance losses), `discriminator_losses` its DiscriminatorFullModel. Each lo
 on by a non-zero weight in `train.loss_weights`.
 """
 from ppgan.models.builder import DISCRIMINATORS, GENERATORS, MODELS, build_nets, common_params
-from ppgan.models.criterions import (PerceptualPyramidLoss, PixelPyramidLoss, Vgg19, equivariance_jacobian_loss,
-                                     equivariance_value_loss, feature_matching_loss, load_vgg19_weights,
+from ppgan.models.criterions import (equivariance_jacobian_loss, equivariance_value_loss, feature_matching_loss,
                                      lsgan_discriminator_loss, lsgan_generator_loss)
-from ppgan.models.training import (TrainingDiverged, autocast, backward_and_step, check_finite,  # noqa: F401
-                                   check_frame_size)
+from ppgan.models.training import (ReconstructionLoss, TrainingDiverged, autocast, backward_and_step,  # noqa: F401
+                                   check_finite, check_frame_size)
 from ppgan.modules.antialias import ImagePyramide
 from ppgan.modules.builder import KP_DETECTORS
 from ppgan.modules.geometry import movement_scale, normalize_kp, RandomTransform
@@ -75,15 +74,8 @@ class FirstOrderModel:
         self.scales = list(train["scales"])
         self.transform_params = dict(train["transform_params"])
         self.loss_weights = weights = train["loss_weights"]
-        self.pyramid = ImagePyramide(self.scales, common["num_channels"])
-
-        self.perceptual = None
-        if any(weights["perceptual"]):
-            if vgg is None:
-                vgg = Vgg19()
-                vgg.set_weights(load_vgg19_weights(train["vgg19_weights"]))
-            self.perceptual = PerceptualPyramidLoss(self.scales, weights["perceptual"], vgg)
-        self.pixel = PixelPyramidLoss(self.scales, weights["pixel"]) if weights["pixel"] else None
+        self.reconstruction = ReconstructionLoss(train, common["num_channels"], vgg)
+        self.pyramid = self.reconstruction.pyramid
 
         # As in the original, the discriminator (and feature matching on its features) is used only with the
         # adversarial loss, and it is trained only then.
@@ -105,9 +97,6 @@ class FirstOrderModel:
         if weights["equivariance_jacobian"] and not common["estimate_jacobian"]:
             raise ConfigError("equivariance_jacobian needs jacobians: set model.common.estimate_jacobian: true "
                               "or the weight to 0", "train.loss_weights.equivariance_jacobian")
-        if not (self.perceptual or self.pixel):
-            raise ConfigError("no reconstruction loss: set loss_weights.perceptual (with train.vgg19_weights) "
-                              "or loss_weights.pixel", "train.loss_weights")
 
     @property
     def nets(self):
@@ -156,13 +145,7 @@ class FirstOrderModel:
         generated = self.generator(source, kp_source=kp_source, kp_driving=kp_driving)
         generated.update(kp_source=kp_source, kp_driving=kp_driving)
 
-        losses = {}
-        pyramid_real = self.pyramid(driving)
-        pyramid_generated = self.pyramid(generated["prediction"])
-        if self.perceptual is not None:
-            losses["perceptual"] = self.perceptual(pyramid_generated, pyramid_real)
-        if self.pixel is not None:
-            losses["pixel"] = self.pixel(pyramid_generated, pyramid_real)
+        losses, pyramid_generated, pyramid_real = self.reconstruction(generated["prediction"], driving)
 
         if self.uses_discriminator:
             kp = detach_kp(kp_driving)

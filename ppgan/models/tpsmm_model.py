@@ -10,11 +10,9 @@ Two training stages, as the original's `run.py --mode train` and `--mode train_a
 import paddle
 
 from ppgan.models.builder import GENERATORS, MODELS, build_nets, common_params
-from ppgan.models.criterions import (PerceptualPyramidLoss, PixelPyramidLoss, Vgg19, equivariance_value_loss,
-                                     load_vgg19_weights)
+from ppgan.models.criterions import equivariance_value_loss
 from ppgan.models.generators.inpainting import TPSAnimator
-from ppgan.models.training import autocast, backward_and_step, check_finite, clip_grad_norm_inf
-from ppgan.modules.antialias import ImagePyramide
+from ppgan.models.training import ReconstructionLoss, autocast, backward_and_step, check_finite, clip_grad_norm_inf
 from ppgan.modules.builder import AVD_NETWORKS, BG_PREDICTORS, DENSE_MOTIONS, KP_DETECTORS
 from ppgan.modules.geometry import RandomTransform, movement_scale, relative_control_points, thin_plate_kernel
 from ppgan.solver.builder import OptimizerSpec
@@ -238,18 +236,8 @@ class TPSMMModel(_TPSMMNets):
         self.transform_params = dict(train["transform_params"])
         self.loss_weights = weights = train["loss_weights"]
         self.bg_start = train["bg_start"]
-        self.pyramid = ImagePyramide(self.scales, self.num_channels)
-
-        self.perceptual = None
-        if any(weights["perceptual"]):
-            if vgg is None:
-                vgg = Vgg19()
-                vgg.set_weights(load_vgg19_weights(train["vgg19_weights"]))
-            self.perceptual = PerceptualPyramidLoss(self.scales, weights["perceptual"], vgg)
-        self.pixel = PixelPyramidLoss(self.scales, weights["pixel"]) if weights["pixel"] else None
-        if not (self.perceptual or self.pixel):
-            raise ConfigError("no reconstruction loss: set loss_weights.perceptual (with train.vgg19_weights) "
-                              "or loss_weights.pixel", "train.loss_weights")
+        self.reconstruction = ReconstructionLoss(train, self.num_channels, vgg)
+        self.pyramid = self.reconstruction.pyramid
         if weights["bg"] and self.bg_predictor is None:
             raise ConfigError("bg is non-zero but model.bg_predictor is missing; add a background predictor "
                               "(the original's bg: true) or set bg to 0", "train.loss_weights.bg")
@@ -315,13 +303,7 @@ class TPSMMModel(_TPSMMNets):
         generated = self.inpainting_network(source, motion)
         generated.update(kp_source=kp_source, kp_driving=kp_driving)
 
-        losses = {}
-        pyramid_real = self.pyramid(driving)
-        pyramid_generated = self.pyramid(generated["prediction"])
-        if self.perceptual is not None:
-            losses["perceptual"] = self.perceptual(pyramid_generated, pyramid_real)
-        if self.pixel is not None:
-            losses["pixel"] = self.pixel(pyramid_generated, pyramid_real)
+        losses = self.reconstruction(generated["prediction"], driving)[0]
         if w["equivariance_value"]:
             if transform is None:
                 transform = self.sample_transform(driving.shape[0])
