@@ -7,6 +7,8 @@ Two training stages, as the original's `run.py --mode train` and `--mode train_a
   predictor on the paper's training losses (the original's GeneratorFullModel and train.py);
 * `avd` (:class:`TPSMMAVDStage`): the AVD network alone, on a trained model (the original's train_avd.py).
 """
+import copy
+
 import paddle
 
 from ppgan.models.builder import GENERATORS, MODELS, build_nets, common_params
@@ -16,20 +18,15 @@ from ppgan.models.training import ReconstructionLoss, autocast, backward_and_ste
 from ppgan.modules.builder import AVD_NETWORKS, BG_PREDICTORS, DENSE_MOTIONS, KP_DETECTORS
 from ppgan.modules.geometry import RandomTransform, movement_scale, relative_control_points, thin_plate_kernel
 from ppgan.solver.builder import OptimizerSpec
+from ppgan.utils.config import SECTIONS
 from ppgan.utils.errors import CheckpointError, ConfigError
 
 # The original's train_params, with its defaults (vox-256) and the project's trainer keys.
+# The trainer's keys, with the defaults they have for every family (ppgan.utils.config.SECTIONS["train"]).
+_TRAINER_KEYS = ("num_epochs", "num_repeats", "epoch_milestones", "lr_generator", "batch_size", "scales",
+                 "checkpoint_freq", "num_workers", "log_freq", "vgg19_weights", "transform_params")
 TRAIN_SECTION = {
-    "num_epochs": 100,
-    "num_repeats": 1,
-    "epoch_milestones": [],
-    "lr_generator": 2.0e-4,
-    "batch_size": 1,
-    "scales": [1, 0.5, 0.25, 0.125],
-    "checkpoint_freq": 1,
-    "num_workers": 2,
-    "log_freq": 50,
-    "vgg19_weights": None,
+    **{key: copy.deepcopy(SECTIONS["train"][key]) for key in _TRAINER_KEYS},
     "dropout_epoch": 35,
     "dropout_maxp": 0.3,
     "dropout_startp": 0.1,
