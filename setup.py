@@ -12,15 +12,17 @@ setup(
     long_description_content_type="text/markdown",
     packages=find_packages(include=["ppgan", "ppgan.*"]),
     # the small default model the demo uses when no --config/--weight_path is given
-    package_data={"ppgan.apps": ["default_model/*.yaml", "default_model/*.pdparams"]},
+    package_data={"ppgan.apps": ["default_model*/*.yaml", "default_model*/*.pdparams"]},
     python_requires=">=3.9",  # argparse.BooleanOptionalAction,
     install_requires=requirements,
     extras_require={
         # the tests cover the ONNX path too
-        "test": ["pytest", "paddle2onnx>=1.2", "onnxruntime>=1.16"],
+        "test": ["pytest", "paddle2onnx>=1.2", "onnxruntime>=1.16", "matplotlib"],
         # --backend onnx: export with paddle2onnx (2.x for Paddle 3's programs, 1.x for Paddle 2.6), run with
         # ONNX Runtime; the fastest CPU backend (docs/en_US/deployment.md)
         "onnx": ["paddle2onnx>=1.2", "onnxruntime>=1.16"],
+        # benchmarks/training_study.py draws its learning curves with matplotlib
+        "plots": ["matplotlib"],
         # Training curves and images in VisualDL (the trainer logs to train.log without it).
         "visualdl": ["visualdl"],
         # Only for cross-checking the converter against torch.load; conversion itself does not need it.

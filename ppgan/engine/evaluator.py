@@ -3,6 +3,7 @@
 Frames are streamed from the dataset in chunks of `batch_size`, so memory does not grow with the
 length of a video (except the PNG strip of predictions, kept as uint8).
 """
+import contextlib
 import os
 
 import numpy as np
@@ -59,10 +60,13 @@ def _video_extension(fmt):
 
 @paddle.no_grad()
 def reconstruct(kp_detector, generator, dataset, out_dir, visualizer, num_videos=None, fmt=".mp4", batch_size=8,
-                progress=True):
+                progress=True, on_chunk=None):
     """Reconstruct every frame of each test video from its frame 0 (paper, Sec. 4: "video reconstruction").
 
-    Writes `out_dir/png/<name>.png` (strip of predictions) and `out_dir/<name><fmt>` (visualisation).
+    Writes `out_dir/png/<name>.png` (strip of predictions) and `out_dir/<name><fmt>` (visualisation); with
+    `out_dir` None nothing is written (and `visualizer` is not used). `on_chunk(name, driving, out)`, if given,
+    is called for each chunk of a video: its driving frames (N, 3, H, W) and the generator's outputs for them
+    (`out['prediction']`, ...), e.g. to measure the predictions further.
     Returns {'l1': mean over all frames, 'baseline_l1': the same for copying frame 0 unchanged,
     'deformed_l1': the same for frame 0 warped by the predicted motion alone (no occlusion, no decoder),
     'per_video': {name: l1}, 'failed': {name: reason}}.
@@ -70,14 +74,15 @@ def reconstruct(kp_detector, generator, dataset, out_dir, visualizer, num_videos
     ext = _video_extension(fmt)
     kp_detector.eval()
     generator.eval()
-    os.makedirs(os.path.join(out_dir, "png"), exist_ok=True)
+    if out_dir is not None:
+        os.makedirs(os.path.join(out_dir, "png"), exist_ok=True)
     total, baseline, deformed, per_video, failed = RunningMean(), RunningMean(), RunningMean(), {}, {}
     count = len(dataset) if num_videos is None else min(int(num_videos), len(dataset))
     for index in tqdm(range(count), desc="reconstruction", unit="video", disable=not progress):
         name = os.path.splitext(dataset.video_name(index))[0]
         try:
             per_video[name] = _reconstruct_video(kp_detector, generator, dataset, index, name, out_dir, ext,
-                                                 visualizer, batch_size, (total, baseline, deformed))
+                                                 visualizer, batch_size, (total, baseline, deformed), on_chunk)
         except InputError as e:
             failed[name] = str(e)
             logger.warning("reconstruction: skipped %s: %s", name, e)
@@ -85,33 +90,55 @@ def reconstruct(kp_detector, generator, dataset, out_dir, visualizer, num_videos
             "failed": failed}
 
 
-def _reconstruct_video(kp_detector, generator, dataset, index, name, out_dir, ext, visualizer, batch_size, means):
-    frames = dataset.iter_frames(index)
-    video_mean, strip, source, kp_source = RunningMean(), [], None, None
-    with VideoWriter(os.path.join(out_dir, name + ext)) as writer:
-        for chunk in _chunks(frames, batch_size):
-            driving = paddle.to_tensor(chunk)
-            if source is None:
-                source = driving[:1]
-                kp_source = kp_detector(source)
+@paddle.no_grad()
+def reconstruction_chunks(kp_detector, generator, frames, batch_size=8):
+    """Reconstruct frames (float32 (3, H, W) in [0, 1], e.g. `dataset.iter_frames(i)`) from the first one: the
+    driving keypoints of each frame as they are (no normalisation), the source is frame 0.
+
+    Yields (source (1, 3, H, W), driving (N, 3, H, W), out) per chunk of `batch_size` frames; `out` is the
+    generator's output dict (`prediction`, ...) with `kp_source` and `kp_driving` added. The nets should be in
+    eval mode.
+    """
+    source, kp_source = None, None
+    for chunk in _chunks(frames, batch_size):
+        driving = paddle.to_tensor(chunk)
+        if source is None:
+            source = driving[:1]
+            kp_source = kp_detector(source)
+        n = driving.shape[0]
+        kp_driving = kp_detector(driving)
+        out = generator(source.expand([n, -1, -1, -1]), kp_source=_expand(kp_source, n), kp_driving=kp_driving)
+        out.update(kp_source=_expand(kp_source, n), kp_driving=kp_driving)
+        yield source, driving, out
+
+
+def _reconstruct_video(kp_detector, generator, dataset, index, name, out_dir, ext, visualizer, batch_size, means,
+                       on_chunk):
+    video_mean, strip, source = RunningMean(), [], None
+    total, baseline, deformed = means
+    writer = VideoWriter(os.path.join(out_dir, name + ext)) if out_dir is not None else contextlib.nullcontext()
+    with writer:
+        for source, driving, out in reconstruction_chunks(kp_detector, generator, dataset.iter_frames(index),
+                                                          batch_size):
             n = driving.shape[0]
-            kp_driving = kp_detector(driving)
-            out = generator(source.expand([n, -1, -1, -1]), kp_source=_expand(kp_source, n), kp_driving=kp_driving)
-            out.update(kp_source=_expand(kp_source, n), kp_driving=kp_driving)
             l1 = l1_distance(out["prediction"], driving)
             video_mean.add(l1, n)
-            total, baseline, deformed = means
             total.add(l1, n)
             baseline.add(l1_distance(source.expand([n, -1, -1, -1]), driving), n)
             if "deformed" in out:
                 deformed.add(l1_distance(out["deformed"], driving), n)
+            if on_chunk is not None:
+                on_chunk(name, driving, out)
+            if out_dir is None:
+                continue
             strip.append(_to_uint8(out["prediction"].numpy()))
             for i in range(n):
                 writer.write(visualizer.visualize(source, driving[i:i + 1], _item(out, i)))
     if source is None:
         raise InputError("video %s has no frames" % name)
-    strip = np.concatenate(strip)
-    save_image(os.path.join(out_dir, "png", name + ".png"), np.concatenate(list(strip), axis=1))
+    if out_dir is not None:
+        strip = np.concatenate(strip)
+        save_image(os.path.join(out_dir, "png", name + ".png"), np.concatenate(list(strip), axis=1))
     return video_mean.value
 
 
