@@ -108,15 +108,17 @@ def test_backend_and_device_choices(tiny_config, tiny_weights, monkeypatch):
 
 def test_inference_on_two_threads_survives_many_batches(tmp_path):
     """Regression: oneDNN's batched matmul with a one-channel broadcast operand (the occlusion map's resize)
-    corrupted the heap on two threads, crashing most runs of the shipped model at batch 8 (in a child:
+    corrupted the heap on two threads, crashing most runs of the shipped FOMM at batch 8 (in a child:
     a crash must fail this test, not end the test run)."""
     script = """
 import sys
 sys.path.insert(0, %r)
 import numpy as np
 from ppgan.apps import FirstOrderPredictor
-from ppgan.apps.demo import DEFAULT_CONFIG, DEFAULT_WEIGHTS
-p = FirstOrderPredictor(DEFAULT_CONFIG, DEFAULT_WEIGHTS, backend="inference", num_threads=2, batch_size=8)
+from ppgan.apps.demo import SHIPPED_MODEL_DIRS
+fomm = SHIPPED_MODEL_DIRS["FirstOrderModel"]
+p = FirstOrderPredictor(fomm + "/config.yaml", fomm + "/weights.pdparams", backend="inference", num_threads=2,
+                        batch_size=8)
 rng = np.random.RandomState(0)
 count = sum(1 for _ in p.iter_animate(rng.rand(64, 64, 3), (rng.rand(64, 64, 3) for _ in range(93))))
 print("frames", count)

@@ -69,9 +69,10 @@ def test_export_then_inference_matches_the_demo(model, inputs, tmp_path, backend
 
 
 def test_inference_writes_mp4_and_absolute_mode_differs(tmp_path):
-    """Relative/absolute motion is chosen at run time (the shipped model: random weights barely move)."""
+    """Relative/absolute motion (FOMM's flags) is chosen at run time, on the shipped FOMM."""
     folder = str(tmp_path / "exported")
-    assert _export((demo.DEFAULT_CONFIG, demo.DEFAULT_WEIGHTS), folder) == 0
+    fomm = demo.SHIPPED_MODEL_DIRS["FirstOrderModel"]
+    assert _export((os.path.join(fomm, "config.yaml"), os.path.join(fomm, "weights.pdparams")), folder) == 0
     samples = os.path.join(REPO, "applications", "samples")
     source, driving = os.path.join(samples, "source_a.png"), str(tmp_path / "driving")
     os.makedirs(driving)
