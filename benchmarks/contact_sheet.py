@@ -2,8 +2,8 @@
 """A contact sheet of reconstructions: one held-out video's frames next to each model's reconstruction of them.
 
     python benchmarks/contact_sheet.py \\
-        --model FOMM=/work/runs/fomm_wide/config.yaml:/work/runs/fomm_wide/checkpoints/epoch_00010.pdparams \\
-        --model TPSMM=/work/runs/tpsmm_wide/config.yaml:/work/runs/tpsmm_wide/checkpoints/epoch_00010.pdparams \\
+        --model FOMM=ppgan/apps/default_model/config.yaml:ppgan/apps/default_model/weights.pdparams \\
+        --model TPSMM=ppgan/apps/default_model_tpsmm/config.yaml:ppgan/apps/default_model_tpsmm/weights.pdparams \\
         --data data/synthetic400/test --video 0 --frames 0,8,16,24,31 --out docs/images/contact_sheet.png
 
 Rows: the source (frame 0 of the video, repeated), the driving frames, then each model's reconstruction of

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Learning curves of training runs: how well each epoch's weights reconstruct held-out videos.
 
-    python benchmarks/training_study.py --run FOMM=/work/runs/fomm_wide --run TPSMM=/work/runs/tpsmm_wide \\
+    python benchmarks/training_study.py --run FOMM=output/firstorder_synthetic_wide_64 --run TPSMM=output/tpsmm_synthetic_wide_64 \\
         --data data/synthetic400 --out docs/images/training_study
 
 A run is a folder written by tools/main.py: config.yaml, train.log and checkpoints/epoch_<N>.pdparams. Every
@@ -65,7 +65,7 @@ def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", action="append", required=True, metavar="NAME=RUN_DIR",
                         type=lambda s: named_value(s, "NAME=RUN_DIR"),
-                        help="a training run to study, labelled NAME (e.g. FOMM=/work/runs/fomm_wide); repeat for "
+                        help="a training run to study, labelled NAME (e.g. FOMM=output/firstorder_synthetic_wide_64); repeat for "
                              "several runs")
     parser.add_argument("--data", default="data/synthetic400",
                         help="the dataset whose test videos are reconstructed (its test/ folder; default "
