@@ -10,6 +10,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ppgan.utils.errors import CheckpointError
+from ppgan.utils.safe_pickle import PLAIN_GLOBALS, RestrictedUnpickler
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL = 1001
@@ -81,44 +82,29 @@ class _LazyTensor:
 
 
 _ALLOWED = {
-    ("collections", "OrderedDict"): OrderedDict,
+    **PLAIN_GLOBALS,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
     ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
     ("torch.nn.parameter", "Parameter"): "Parameter",
     ("torch", "Tensor"): "Tensor",
-    ("builtins", "set"): set,
-    ("builtins", "frozenset"): frozenset,
-    ("builtins", "slice"): slice,
-    ("builtins", "complex"): complex,
 }
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that resolves only an allow-list of globals; anything else is refused."""
+class _TorchUnpickler(RestrictedUnpickler):
+    """The restricted unpickler with PyTorch's tensor rebuilders and storage types (`overrides` replace
+    allowed globals)."""
 
     def __init__(self, file, persistent_load, overrides=None):
-        super().__init__(file, encoding="utf-8")
-        self._persistent = persistent_load
-        self._overrides = overrides or {}
+        super().__init__(file, {**_ALLOWED, **(overrides or {})}, persistent_load)
 
     def find_class(self, module, name):
-        if (module, name) in self._overrides:
-            return self._overrides[(module, name)]
         if module == "torch" and name in _STORAGE_DTYPES:
             return _StorageType(name)
         if module == "torch" and name == "BFloat16Storage":
             return _bfloat16_storage()
-        if (module, name) in _ALLOWED:
-            return _ALLOWED[(module, name)]
-        raise CheckpointError(
-            "the checkpoint contains a Python object of type %s.%s; only tensors and plain containers are "
-            "read (a checkpoint is untrusted input and is never unpickled as code). Save the model's "
-            "state_dict()s instead." % (module, name))
-
-    def persistent_load(self, pid):
-        return self._persistent(pid)
+        return super().find_class(module, name)
 
 
 def _load_zip(path):
@@ -152,7 +138,7 @@ def _load_zip(path):
             return cache[key]
 
         try:
-            return _RestrictedUnpickler(io.BytesIO(archive.read(pkl[0])), persistent_load).load()
+            return _TorchUnpickler(io.BytesIO(archive.read(pkl[0])), persistent_load).load()
         except CheckpointError:
             raise
         except Exception as e:
@@ -161,7 +147,7 @@ def _load_zip(path):
 
 def _load_legacy(path, f):
     def plain(stream):
-        return _RestrictedUnpickler(stream, lambda pid: (_ for _ in ()).throw(
+        return _TorchUnpickler(stream, lambda pid: (_ for _ in ()).throw(
             CheckpointError("unexpected persistent id in a header"))).load()
 
     magic = plain(f)
@@ -198,7 +184,7 @@ def _load_legacy(path, f):
         pending.append((holder, storage, storage_offset, size, stride))
         return holder
 
-    result = _RestrictedUnpickler(f, persistent_load,
+    result = _TorchUnpickler(f, persistent_load,
                                   {("torch._utils", "_rebuild_tensor_v2"): deferred_rebuild}).load()
     keys = plain(f)
     if not isinstance(keys, list):

@@ -5,6 +5,7 @@ import numpy as np
 
 from .errors import CheckpointError
 from .io import atomic_path
+from .safe_pickle import read_pdparams
 
 # The nets a weights file may hold: the first order model's, then the thin-plate spline model's.
 NET_NAMES = ("kp_detector", "generator", "discriminator",
@@ -21,6 +22,18 @@ def is_torch_checkpoint(path):
     return head[:2] == b"PK" or head[2:4] == b"\x8a\x0a" and head[4:14] == (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
 
 
+def read_paddle_file(path, what):
+    """The arrays and plain values of a `paddle.save` file (ppgan.utils.safe_pickle.read_pdparams: nothing in
+    it is run); one CheckpointError naming `what` and the file otherwise."""
+    try:
+        return read_pdparams(path)
+    except CheckpointError as e:
+        raise CheckpointError("cannot read %s '%s': %s" % (what, path, e)) from None
+    except Exception as e:  # pickle raises many types for a file that is no pickle or is cut short
+        raise CheckpointError("cannot read %s '%s' (%s): it is neither a Paddle .pdparams file nor a PyTorch "
+                              "checkpoint, or it is corrupt/truncated" % (what, path, type(e).__name__)) from None
+
+
 def read_weights(path):
     """Return {net_name: {param: ndarray}} from a .pdparams file or a PyTorch checkpoint (converted)."""
     if not os.path.exists(path):
@@ -31,12 +44,7 @@ def read_weights(path):
     if is_torch_checkpoint(path):
         from ppgan.convert import convert_torch_checkpoint
         return convert_torch_checkpoint(path)
-    import paddle
-    try:
-        state = paddle.load(path, return_numpy=True)
-    except Exception as e:  # paddle raises many types for a bad file
-        raise CheckpointError("cannot read weights '%s' (%s): it is neither a Paddle .pdparams file nor a "
-                              "PyTorch checkpoint, or it is corrupt/truncated" % (path, type(e).__name__)) from None
+    state = read_paddle_file(path, "weights")
     if not isinstance(state, dict) or not any(k in state for k in NET_NAMES):
         raise CheckpointError("weights '%s' hold none of the nets %s; expected a file written by "
                               "tools/convert_torch_weights.py or by training" % (path, ", ".join(NET_NAMES)))

@@ -74,7 +74,7 @@ def load_vgg19_weights(path):
         raise ConfigError("the perceptual loss needs VGG19 weights; " + VGG19_HELP, "train.vgg19_weights")
     if not os.path.isfile(path):
         raise CheckpointError("VGG19 weights file '%s' does not exist; %s" % (path, VGG19_HELP))
-    from ppgan.utils.checkpoint import is_torch_checkpoint
+    from ppgan.utils.checkpoint import is_torch_checkpoint, read_paddle_file
     if is_torch_checkpoint(path):
         from ppgan.convert.torch_reader import load_torch_checkpoint
         state = load_torch_checkpoint(path)
@@ -82,9 +82,9 @@ def load_vgg19_weights(path):
             state = state["state_dict"]
     else:
         try:
-            state = paddle.load(path, return_numpy=True)
-        except Exception as e:  # paddle.load raises many types for a non-weights file
-            raise CheckpointError("cannot read VGG19 weights '%s' (%s); %s" % (path, e, VGG19_HELP)) from e
+            state = read_paddle_file(path, "VGG19 weights")
+        except CheckpointError as e:
+            raise CheckpointError("%s; %s" % (e, VGG19_HELP)) from None
     if not isinstance(state, dict):
         raise CheckpointError("'%s' does not hold a state dict; %s" % (path, VGG19_HELP))
     return {k[len("module."):] if k.startswith("module.") else k: np.asarray(v) for k, v in state.items()}
