@@ -31,6 +31,26 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+# The synthetic configs and the data folder each reads (their frames are 64x64).
+CONFIG_OF_FOLDER = {"data/synthetic": "configs/firstorder_synthetic_64.yaml",
+                    "data/synthetic400": "configs/firstorder_synthetic_wide_64.yaml"}
+CONFIG_SIZE = 64
+
+
+def train_command(out, size):
+    """The tools/main.py command that trains on `out`: the config that already reads it, or the small one
+    with only the overrides it needs."""
+    folder = os.path.relpath(os.path.abspath(out)).replace(os.sep, "/")
+    config = CONFIG_OF_FOLDER.get(folder)
+    overrides = []
+    if config is None:
+        config = CONFIG_OF_FOLDER["data/synthetic"]
+        overrides.append("dataset.root_dir=%s" % out)
+    if size != CONFIG_SIZE:
+        overrides.append("dataset.frame_shape=[%d,%d,3]" % (size, size))
+    return "python tools/main.py -c %s%s" % (config, " -o " + " ".join(overrides) if overrides else "")
+
+
 def main(argv=None):
     args = parse_args(argv)
     from ppgan.datasets.synthetic import write_dataset
@@ -38,10 +58,9 @@ def main(argv=None):
     written = write_dataset(args.out, size=args.size, num_train=args.num_train, num_test=args.num_test,
                             chunks_per_id=args.chunks_per_id, num_frames=args.num_frames, fmt=args.format,
                             seed=args.seed, force=args.force, fps=args.fps, progress=True)
-    get_logger("ppgan.datasets").info(
-        "wrote %d training and %d test videos to %s; train with -o dataset.root_dir=%s "
-        "-o dataset.frame_shape=[%d,%d,3]",
-        len(written["train"]), len(written["test"]), args.out, args.out, args.size, args.size)
+    get_logger("ppgan.datasets").info("wrote %d training and %d test videos to %s; train with: %s",
+                                      len(written["train"]), len(written["test"]), args.out,
+                                      train_command(args.out, args.size))
     return 0
 
 

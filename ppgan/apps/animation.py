@@ -116,7 +116,9 @@ class Animation:
 
     def frames(self, best_frame=None, find_best_frame=False):
         """Yield the animated output frames (float32 HxWx3 in [0, 1]) in driving order."""
-        initial = self.reference_frame(best_frame, find_best_frame)
+        yield from self._animated(self.reference_frame(best_frame, find_best_frame))
+
+    def _animated(self, initial):
         sources = self._source_inputs()
         streams = itertools.tee(self._driving_inputs(), len(sources))
         animations = [self.predictor.iter_animate(src, stream, initial_frame=initial)
@@ -132,10 +134,14 @@ class Animation:
         if audio:
             folder, name = os.path.split(os.path.abspath(path))
             target = os.path.join(folder, ".%s.noaudio.mp4" % name)
+        # the one-off work (a first export of the model, the best-frame search) comes before the progress bar,
+        # which then times the frames alone
+        self.predictor.prepare_backend(self.size)
+        initial = self.reference_frame(best_frame, find_best_frame)
         try:
             with VideoWriter(target, fps) as writer:
-                for frame in tqdm(self.frames(best_frame, find_best_frame), total=total, unit="frame",
-                                  desc="animating", disable=not self.progress):
+                for frame in tqdm(self._animated(initial), total=total, unit="frame", desc="animating",
+                                  disable=not self.progress):
                     writer.write(frame)
             if audio:
                 if not copy_audio(target, self.driving_path, path):

@@ -8,6 +8,7 @@ is written to a temporary folder that is renamed into place.
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import warnings
 
 from ppgan.utils.errors import InputError, PPGanError
 from ppgan.utils.io import temp_dir_next_to
-from ppgan.utils.logger import get_logger
+from ppgan.utils.logger import drop_native_messages, get_logger
 
 from .graphs import build_graphs, input_specs
 
@@ -23,6 +24,8 @@ logger = get_logger("ppgan.apps")
 
 FORMAT = "ppgan-fomm-export"
 VERSION = 1
+# Paddle 3.3 warns on every traced tensor addition (paddle.add's new `out=` argument), not about our graphs
+TRACING_NOISE = (re.compile(r"static graph\(PIR\) not support input out tensor"),)
 MANIFEST = "manifest.json"
 ONNX_OPSET = 16  # GridSample entered ONNX in opset 16
 ONNX_HELP = "install the ONNX extra: pip install \"ppgan-fomm[onnx]\" (paddle2onnx and onnxruntime)"
@@ -102,7 +105,7 @@ def export_model(kp_detector, generator, output_dir, image_size, onnx=False, sou
     try:
         entries = {}
         for name in graphs:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), drop_native_messages(*TRACING_NOISE):
                 # zeros_like asks its input for a device, which a graph being traced does not have yet
                 warnings.filterwarnings("ignore", message=".*do not have 'place'.*")
                 paddle.jit.save(graphs[name], os.path.join(tmp, name), input_spec=specs[name])

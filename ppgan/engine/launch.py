@@ -122,6 +122,24 @@ def evaluation_nets(config, weights, both):
             "visualizer": Visualizer(**config["visualizer"])}
 
 
+def baseline_warnings(result):
+    """What a reconstruction result says against the model: sentences for each baseline it does not beat
+    (frame 0 copied; frame 0 warped by the predicted motion, without the decoder)."""
+    l1, copied, warped = result["l1"], result["baseline_l1"], result["deformed_l1"]
+    if not (l1 > 0 and copied > 0):
+        return []
+    out = []
+    if l1 >= copied:
+        out.append("the model reconstructs %.2fx WORSE than copying frame 0 unchanged (L1 %.6f vs %.6f): it has not "
+                   "learned to animate this data yet (train longer, or check that the config fits the data; "
+                   "docs/en_US/training_study.md shows what training reaches)" % (l1 / copied, l1, copied))
+    if warped == warped and 0 < warped < l1:  # NaN: the model has no warped output
+        out.append("frame 0 warped by the predicted motion alone is closer to the real frames than the model's output "
+                   "(L1 %.6f vs %.6f): the motion is learned better than the decoder (the generator needs more "
+                   "training, width or resolution; docs/en_US/training_study.md)" % (warped, l1))
+    return out
+
+
 def evaluate_run(evaluation, config, out, progress):
     """Animation of the test pairs, then reconstruction of the test videos; prints the mean L1 as the last line.
     `evaluation` is :func:`evaluation_nets`'s."""
@@ -144,5 +162,7 @@ def evaluate_run(evaluation, config, out, progress):
         logger.warning("%d test video(s) could not be read: %s", len(result["failed"]), ", ".join(result["failed"]))
     logger.info("results in %s; for comparison, L1 of frame 0 copied: %.6f, of frame 0 warped by the predicted "
                 "motion (no decoder): %.6f", out, result["baseline_l1"], result["deformed_l1"])
+    for warning in baseline_warnings(result):
+        logger.warning(warning)
     print("reconstruction L1: %.6f" % result["l1"], flush=True)
     return 0

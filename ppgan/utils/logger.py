@@ -1,6 +1,9 @@
-"""One logger per package, configured once for command-line tools."""
+"""One logger per package, configured once for command-line tools; noise of native libraries filtered."""
+import contextlib
 import logging
+import os
 import sys
+import tempfile
 
 
 def get_logger(name="ppgan"):
@@ -22,3 +25,26 @@ def setup_logging(level=logging.INFO, log_file=None):
         fh.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s %(name)s: %(message)s"))
         root.addHandler(fh)
     return root
+
+
+@contextlib.contextmanager
+def drop_native_messages(*patterns):
+    """Hide the lines matching any of the regular expressions `patterns` that native code (Paddle's glog)
+    writes to the process's standard error while the block runs; the other lines are written back, in order,
+    when it ends."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            kept = [line for line in held.read().decode("utf-8", "replace").splitlines(keepends=True)
+                    if not any(pattern.search(line) for pattern in patterns)]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()

@@ -310,3 +310,24 @@ def test_the_shipped_default_model_animates_the_samples(tmp_path):
     src = read_image(source).astype(np.float64)
     drv = np.stack(read_frames(driving)).astype(np.float64)
     assert np.abs(frames - src).mean() < 0.5 * np.abs(frames - drv).mean()
+
+
+def test_the_progress_bar_starts_after_the_one_off_work(model, inputs, tmp_path, monkeypatch):
+    """The first export of a static backend and the best-frame search happen before the bar, so its first
+    frame does not promise minutes per frame."""
+    from ppgan.apps import animation
+    events = []
+    predictor = FirstOrderPredictor(model[0], model[1], backend="dygraph")
+    prepare, best = predictor.prepare_backend, predictor.find_best_frame
+    monkeypatch.setattr(predictor, "prepare_backend", lambda size=None: (events.append("prepare"), prepare(size))[1])
+    monkeypatch.setattr(predictor, "find_best_frame", lambda *a: (events.append("best frame"), best(*a))[1])
+    real_tqdm = animation.tqdm
+
+    def tqdm(iterable, **kwargs):
+        events.append("bar")
+        return real_tqdm(iterable, **kwargs)
+
+    monkeypatch.setattr(animation, "tqdm", tqdm)
+    anim = animation.Animation(predictor, inputs[0], inputs[1], crop="none", progress=False)
+    assert anim.write(str(tmp_path / "out.mp4"), find_best_frame=True) == 12
+    assert events == ["prepare", "best frame", "bar"]

@@ -73,6 +73,8 @@ def test_command_line(tmp_path):
     assert ok.returncode == 0, ok.stderr
     assert sorted(os.listdir(os.path.join(out, "train"))) == ["face0#0.png", "face0#1.png", "face1#0.png"]
     assert sorted(os.listdir(os.path.join(out, "test"))) == ["face2#0.png", "face2#1.png"]
+    assert ("train with: python tools/main.py -c configs/firstorder_synthetic_64.yaml -o dataset.root_dir=%s "
+            "dataset.frame_shape=[16,16,3]" % out) in ok.stderr + ok.stdout
     again = _tool(*args)
     assert again.returncode == 2
     lines = [line for line in again.stderr.splitlines() if line.strip()]
@@ -80,3 +82,23 @@ def test_command_line(tmp_path):
     bad = _tool("--out", str(tmp_path / "x"), "--num-frames", "1")
     assert bad.returncode == 2 and bad.stderr.strip().startswith("error:") and "Traceback" not in bad.stderr
     assert sorted(os.listdir(tmp_path)) == ["syn"]
+
+
+def test_the_suggested_command_adds_only_the_overrides_the_config_needs():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("make_synthetic_dataset", TOOL)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    cwd = os.getcwd()
+    try:
+        os.chdir(REPO)
+        assert tool.train_command("data/synthetic", 64) == "python tools/main.py -c configs/firstorder_synthetic_64.yaml"
+        assert tool.train_command("data/synthetic400/", 64) == (
+            "python tools/main.py -c configs/firstorder_synthetic_wide_64.yaml")
+        assert tool.train_command("data/synthetic", 32).endswith("_64.yaml -o dataset.frame_shape=[32,32,3]")
+    finally:
+        os.chdir(cwd)
+    for name, config in tool.CONFIG_OF_FOLDER.items():   # each config reads that folder at that size
+        from ppgan.utils.config import load_config
+        dataset = load_config(os.path.join(REPO, config))["dataset"]
+        assert dataset["root_dir"] == name and list(dataset["frame_shape"]) == [tool.CONFIG_SIZE] * 2 + [3]
