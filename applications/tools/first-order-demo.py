@@ -5,7 +5,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from ppgan.utils.cli import quiet_warnings, run  # noqa: E402
+from ppgan.utils.cli import quiet_warnings, run_program  # noqa: E402
 
 quiet_warnings()
 
@@ -16,4 +16,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    run(main)
+    run_program(main)

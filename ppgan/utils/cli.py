@@ -3,6 +3,7 @@ import logging
 import sys
 import warnings
 
+from .cpu import configure_math_library
 from .errors import PPGanError
 from .logger import setup_logging
 
@@ -25,3 +26,15 @@ def run(main, argv=None):
         print("interrupted", file=sys.stderr)
         sys.exit(130)
     sys.exit(code or 0)
+
+
+def run_program(main):
+    """What a program's `if __name__ == "__main__":` calls: MKL's fastest safe CPU path
+    (ppgan.utils.cpu.configure_math_library, before the first computation), then :func:`run`.
+
+    Tests call :func:`run` in-process instead, so one pytest process keeps a single MKL code path from its
+    first test to its last (MKL reads the setting once, at its first call).
+    """
+    configure_math_library()
+    run(main)
+

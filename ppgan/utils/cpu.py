@@ -13,14 +13,15 @@ AMD EPYC (AVX2, FMA and AVX-512), Paddle 3.3.1, while other jobs loaded the mach
   (configs/firstorder_synthetic_wide_64.yaml, batch 8), TPSMM 2.37 -> 1.75 s (configs/tpsmm_synthetic_wide_64.yaml,
   batch 8); with the perceptual loss (VGG19, batch 4) FOMM 2.79 -> 1.48 s, TPSMM 2.97 -> 1.39 s.
 
-The results change by float rounding only (another order of the same sums), but that is enough to fail one
-parity check: tests/test_train_parity_tpsmm.py's `train_dropout` prediction lands 1.34e-4 from the PyTorch
-recording, over its 1e-4 bound (7.7e-5 on the default path), although it is about as far from our float64
-result (5.8e-5; the default path's: 4.4e-5, and 5.7e-5 vs 6.1e-5 in the `train` pass) and nearer than the
-recording itself (9.8e-5). The other parity suites pass. So ``import ppgan`` does not apply it:
-:func:`configure_math_library` is called by the programs that want it (benchmarks/train_step.py) before their
-first MKL call; importing Paddle makes none, its first matrix product does, and MKL reads the variable then.
-Exporting ``MKL_DEBUG_CPU_TYPE=5`` does the same for any run.
+The results change by float rounding only (another order of the same sums). So ``import ppgan`` does not
+apply it: the programs call :func:`configure_math_library` before their first MKL call (tools/main.py,
+tools/train.py, tools/inference.py and the demo through ppgan.utils.cli.run_program; benchmarks/train_step.py);
+importing Paddle makes none, its first matrix product does, and MKL reads the variable then. Library use and
+the test suite (which calls the programs' `main` in-process) keep MKL's default path, on which the parity
+fixtures' bounds were measured: on the AVX2 path tests/test_train_parity_tpsmm.py's `train_dropout` prediction
+lands 1.34e-4 from the PyTorch recording, over its 1e-4 bound (7.7e-5 on the default path), although it is
+about as far from our float64 result (5.8e-5; the default path's: 4.4e-5) and nearer than the recording
+itself (9.8e-5). Exporting ``MKL_DEBUG_CPU_TYPE=5`` does the same for any run.
 
 Nothing is set on an Intel CPU (MKL picks its fastest path there), on a CPU without AVX2 or FMA (value 5
 would run instructions it lacks), without ``/proc/cpuinfo`` (not Linux), or when the environment already has

@@ -57,3 +57,25 @@ def test_configure_writes_the_given_environment_only_when_needed(tmp_path):
     assert configure_math_library(mine, str(path)) is None and mine == {MKL_CPU_TYPE: "2"}
     missing = {}
     assert configure_math_library(missing, str(tmp_path / "absent")) is None and missing == {}
+
+
+PROGRAMS = ("tools/main.py", "tools/train.py", "tools/inference.py", "applications/tools/first-order-demo.py")
+
+
+def test_the_computing_programs_pick_the_math_path_before_running(monkeypatch):
+    import os
+
+    import pytest
+
+    from ppgan.utils import cli
+
+    calls = []
+    monkeypatch.setattr(cli, "configure_math_library", lambda: calls.append("math"))
+    with pytest.raises(SystemExit) as exit_info:
+        cli.run_program(lambda argv: calls.append("main"))
+    assert exit_info.value.code == 0 and calls == ["math", "main"]
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    for program in PROGRAMS:
+        with open(os.path.join(root, program), encoding="utf-8") as f:
+            text = f.read()
+        assert 'if __name__ == "__main__":\n    run_program(main)\n' in text, program
