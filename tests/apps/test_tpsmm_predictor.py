@@ -66,10 +66,12 @@ def test_wrong_family_and_options(tiny_tpsmm_config, tiny_tpsmm_weights, tiny_co
         TPSMMPredictor(tiny_tpsmm_config, tiny_weights, backend="dygraph")
 
 
-@pytest.mark.parametrize("backend", ["inference", "onnx"])
-def test_exported_backends_match_dygraph(tiny_tpsmm_config, tiny_tpsmm_weights, backend, rng):
+@pytest.mark.parametrize("backend,image_warp", [("inference", "bilinear"), ("onnx", "bilinear"),
+                                                ("inference", "bicubic"), ("onnx", "bicubic")])
+def test_exported_backends_match_dygraph(tiny_tpsmm_config, tiny_tpsmm_weights, backend, image_warp, rng):
     if backend == "onnx":
         require_onnx()
+    tiny_tpsmm_config["model"]["inpainting_network"]["image_warp"] = image_warp
     video = _video(rng)
     frames = {name: TPSMMPredictor(tiny_tpsmm_config, tiny_tpsmm_weights, mode="avd", batch_size=2,
                                    backend=name).animate(video[0], video) for name in ("dygraph", backend)}

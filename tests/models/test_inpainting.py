@@ -44,3 +44,30 @@ def test_animator_encode_unpack_and_animate(tiny_tpsmm_config):
         full = animator(source, kp_driving=kp, kp_source=kp)["prediction"].numpy()
         fast = animator.animate(packed, source, kp, kp).numpy()
     np.testing.assert_allclose(fast, full, atol=1e-6)
+
+
+def test_the_image_warp_is_bilinear_or_bicubic():
+    nets = {warp: InpaintingNetwork(block_expansion=4, max_features=16, image_warp=warp) for warp in ("bilinear",
+                                                                                                 "bicubic")}
+    paddle.seed(0)
+    state = nets["bilinear"].state_dict()
+    nets["bicubic"].set_state_dict(state)
+    source = paddle.rand([1, 3, 64, 64])
+    motion = _motion(1, [8, 16, 32, 64])
+    shifted = dict(motion, deformation=motion["deformation"] + 0.3 / 63)   # a fifth of a pixel
+    out = {}
+    for warp, net in nets.items():
+        net.eval()
+        np.testing.assert_allclose(net(source, motion)["prediction"].numpy(), source.numpy(), atol=1e-5)
+        out[warp] = net(source, shifted)
+    # only the image's own warp differs: the encoder maps are warped bilinearly in both
+    for a, b in zip(out["bilinear"]["warped_encoder_maps"], out["bicubic"]["warped_encoder_maps"]):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+    assert np.abs(out["bilinear"]["deformed"].numpy() - out["bicubic"]["deformed"].numpy()).max() > 1e-3
+    # the cubic kernel overshoots next to sharp edges; the warped image stays in [0, 1]
+    board = paddle.to_tensor((np.indices((64, 64)).sum(axis=0) % 2).astype(np.float32)[None, None].repeat(3, 1))
+    warped = nets["bicubic"](board, shifted)
+    assert 0 <= float(warped["deformed"].min()) and float(warped["deformed"].max()) <= 1
+    assert 0 <= float(warped["prediction"].min()) and float(warped["prediction"].max()) <= 1
+    with pytest.raises(ValueError, match="image_warp must be one of bilinear, bicubic"):
+        InpaintingNetwork(image_warp="nearest")

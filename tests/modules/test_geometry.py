@@ -172,3 +172,87 @@ def test_align_corners_resize_weights_match_interpolate():
 def test_relative_control_points():
     src, drv, init = ({"fg_kp": np.full((1, 5, 2), v, np.float32)} for v in (0.1, 0.5, 0.3))
     np.testing.assert_allclose(g.relative_control_points(src, drv, init, 2.0)["fg_kp"], 0.5, atol=1e-6)
+
+
+def _bicubic_reference(image, grid, align_corners, a=-0.75):
+    """Cubic convolution at each grid point, in float64 numpy, zeros outside the image."""
+    n, c, h, w = image.shape
+    out = np.zeros((n, c) + grid.shape[1:3])
+
+    def kernel(d):
+        d = abs(d)
+        if d <= 1:
+            return (a + 2) * d ** 3 - (a + 3) * d ** 2 + 1
+        return a * d ** 3 - 5 * a * d ** 2 + 8 * a * d - 4 * a if d < 2 else 0.0
+
+    for b in range(n):
+        for i in range(grid.shape[1]):
+            for j in range(grid.shape[2]):
+                gx, gy = grid[b, i, j]
+                if align_corners:
+                    x, y = (gx + 1) / 2 * (w - 1), (gy + 1) / 2 * (h - 1)
+                else:
+                    x, y = ((gx + 1) * w - 1) / 2, ((gy + 1) * h - 1) / 2
+                x0, y0 = int(np.floor(x)), int(np.floor(y))
+                for yy in range(y0 - 1, y0 + 3):
+                    for xx in range(x0 - 1, x0 + 3):
+                        if 0 <= yy < h and 0 <= xx < w:
+                            out[b, :, i, j] += kernel(x - xx) * kernel(y - yy) * image[b, :, yy, xx]
+    return out
+
+
+def test_bicubic_sampling_is_cubic_convolution_with_zero_padding():
+    rng = np.random.RandomState(0)
+    image = rng.rand(2, 3, 6, 7).astype(np.float32)
+    grid = rng.uniform(-1.3, 1.3, (2, 4, 5, 2)).astype(np.float32)
+    grid[0, 0, 0], grid[0, 0, 1] = [1, 1], [-1, -1]
+    for align_corners in (True, False):
+        ours = g.grid_sample_bicubic(paddle.to_tensor(image), paddle.to_tensor(grid), align_corners).numpy()
+        np.testing.assert_allclose(ours, _bicubic_reference(image, grid, align_corners), atol=2e-6)
+    # at the pixel centres it is the identity (the kernel is 1 at 0 and 0 at the other integers)
+    identity = g.make_coordinate_grid(6, 7).unsqueeze(0).expand([2, 6, 7, 2])
+    np.testing.assert_allclose(g.grid_sample_bicubic(paddle.to_tensor(image), identity, True).numpy(), image,
+                               atol=2e-6)
+
+
+def test_bicubic_sampling_keeps_more_detail_than_bilinear():
+    """A quarter-pixel shift of a 1-pixel checkerboard: bilinear keeps half its contrast, bicubic 11/16."""
+    board = (np.indices((16, 16)).sum(axis=0) % 2).astype(np.float32)[None, None]
+    grid = g.make_coordinate_grid(16, 16).numpy()
+    grid[..., 0] += 0.5 / 15  # a quarter pixel (align_corners: 2/15 per pixel)
+    grid = paddle.to_tensor(grid[None])
+    image = paddle.to_tensor(board)
+    inner = (slice(None), slice(None), slice(3, -3), slice(3, -3))
+    bilinear = g.grid_sample(image, grid, True).numpy()[inner]
+    bicubic = g.grid_sample_bicubic(image, grid, True).numpy()[inner]
+    np.testing.assert_allclose(np.ptp(bilinear), 0.5, atol=1e-5)
+    np.testing.assert_allclose(np.ptp(bicubic), 0.6875, atol=1e-5)
+
+
+def test_bicubic_sampling_gradients_match_finite_differences():
+    rng = np.random.RandomState(1)
+    image = paddle.to_tensor(rng.rand(1, 2, 5, 6), dtype="float64", stop_gradient=False)
+    grid = paddle.to_tensor(rng.uniform(-0.9, 0.9, (1, 3, 4, 2)), dtype="float64", stop_gradient=False)
+    weights = paddle.to_tensor(rng.rand(1, 2, 3, 4), dtype="float64")
+    (g.grid_sample_bicubic(image, grid, True) * weights).sum().backward()
+
+    def value(img, grd):
+        return float((g.grid_sample_bicubic(paddle.to_tensor(img), paddle.to_tensor(grd), True) * weights).sum())
+
+    img, grd, eps = image.numpy(), grid.numpy(), 1e-6
+    for tensor, array in ((image, img), (grid, grd)):
+        numeric = np.zeros_like(array)
+        for index in np.ndindex(array.shape):
+            plus, minus = array.copy(), array.copy()
+            plus[index] += eps
+            minus[index] -= eps
+            args = (plus, grd) if tensor is image else (img, plus)
+            args_minus = (minus, grd) if tensor is image else (img, minus)
+            numeric[index] = (value(*args) - value(*args_minus)) / (2 * eps)
+        np.testing.assert_allclose(tensor.grad.numpy(), numeric, atol=1e-6)
+
+
+def test_bicubic_sampling_passes_a_nan_coordinate_on():
+    image = paddle.ones([1, 1, 4, 4])
+    grid = paddle.to_tensor(np.array([[[[0.0, 0.0], [np.nan, 0.0]]]], np.float32))
+    assert np.isnan(g.grid_sample_bicubic(image, grid, True).numpy()).all()

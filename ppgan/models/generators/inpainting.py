@@ -7,7 +7,9 @@ import paddle.nn.functional as F
 
 from ppgan.models.builder import GENERATORS
 from ppgan.modules.blocks import block_width, DownBlock2d, ResBlock2d, SameBlock2d, UpBlock2d
-from ppgan.modules.geometry import grid_sample, resize_bilinear, resize_deformation
+from ppgan.modules.geometry import grid_sample, grid_sample_bicubic, resize_bilinear, resize_deformation
+
+IMAGE_WARPS = ("bilinear", "bicubic")
 
 
 @GENERATORS.register()
@@ -15,10 +17,20 @@ class InpaintingNetwork(nn.Layer):
     """Encoder (`first`, `down_blocks`), decoder (`resblock` pairs and `up_blocks`, from the deepest level),
     all with instance norm. `multi_mask`: one occlusion mask per level (coarsest first) from the dense motion
     network; else its single mask, resized to each level.
+
+    image_warp: how the source image itself is warped into the output's visible part, `bilinear` (the
+    original's grid_sample) or `bicubic` (keeps the high frequencies bilinear sampling averages away; clipped
+    to the image's range [0, 1], which its overshoot at edges leaves; the encoder maps are warped bilinearly
+    either way). Not in the paper: the shipped synthetic model's choice
+    (docs/en_US/training_study.md).
     """
 
-    def __init__(self, num_channels=3, block_expansion=64, max_features=512, num_down_blocks=3, multi_mask=True):
+    def __init__(self, num_channels=3, block_expansion=64, max_features=512, num_down_blocks=3, multi_mask=True,
+                 image_warp="bilinear"):
         super().__init__()
+        if image_warp not in IMAGE_WARPS:
+            raise ValueError("image_warp must be one of %s, got %r" % (", ".join(IMAGE_WARPS), image_warp))
+        self.image_warp = image_warp
         self.num_channels = num_channels
         self.num_down_blocks = num_down_blocks
         self.multi_mask = multi_mask
@@ -40,6 +52,14 @@ class InpaintingNetwork(nn.Layer):
         """Backward-warp `inp` by `deformation`, resized bilinearly (align_corners) to `inp`'s resolution."""
         deformation = resize_deformation(deformation, inp.shape[2], inp.shape[3], align_corners=True)
         return grid_sample(inp, deformation, True)
+
+    def deform_image(self, image, deformation):
+        """The source image backward-warped by `deformation` with the `image_warp` interpolation."""
+        if self.image_warp == "bilinear":
+            return self.deform_input(image, deformation)
+        deformation = resize_deformation(deformation, image.shape[2], image.shape[3], align_corners=True)
+        # the cubic kernel's negative lobes overshoot at edges: kept within the image's range [0, 1]
+        return paddle.clip(grid_sample_bicubic(image, deformation, True), 0.0, 1.0)
 
     def occlude_input(self, inp, occlusion_map):
         """`inp` times its occlusion mask (a single mask is resized to `inp`'s resolution)."""
@@ -81,7 +101,7 @@ class InpaintingNetwork(nn.Layer):
                                                  mask.detach()))
             if i < self.num_down_blocks - 1:
                 out = paddle.concat([out, skip], axis=1)
-        deformed_source = self.deform_input(source_image, deformation)
+        deformed_source = self.deform_image(source_image, deformation)
         occlusion_last = occlusion_map[-1]
         if not self.multi_mask:
             occlusion_last = resize_bilinear(occlusion_last, out.shape[2], out.shape[3], align_corners=True)
