@@ -1,5 +1,8 @@
 """A source image animated by a driving video file, streamed from reader to writer.
 
+The driving video is opened once (`ppgan.utils.video.open_video`) and that reader serves every pass: the first
+frame, the face search, the best-frame search, the reference frame, the frames themselves and the audio.
+
 Two ways to frame the object: `none` animates the whole source (padded to a square, never
 stretched) and writes frames of the source's aspect; `face` animates a square around each face of
 the source, driven by the square around the face of the driving video, and pastes the animated
@@ -14,8 +17,7 @@ from ppgan.apps import face_crop
 from ppgan.utils.errors import InputError
 from ppgan.utils.image import to_rgb_float
 from ppgan.utils.logger import get_logger
-from ppgan.utils.video import (VideoWriter, copy_audio, frame_count_hint, iter_frames, read_frames, read_image,
-                               video_fps)
+from ppgan.utils.video import VideoReader, VideoWriter, copy_audio, open_video, read_image
 
 logger = get_logger("ppgan.apps")
 
@@ -26,9 +28,11 @@ class Animation:
     crop: 'none', 'face' or 'auto' (face when the source has one, else none).
     ratio: soft-edge width of the pasted faces (face cropping).
     multi_person: animate every face of the source instead of the largest.
+    driving: the path of the driving video, or that video opened by `open_video` (the animation then owns it);
+    it stays open until `close()`.
     """
 
-    def __init__(self, predictor, source_path, driving_path, crop="auto", ratio=0.4, multi_person=False,
+    def __init__(self, predictor, source_path, driving, crop="auto", ratio=0.4, multi_person=False,
                  progress=True):
         if crop not in ("none", "face", "auto"):
             raise InputError("crop must be none, face or auto, got %r" % (crop,))
@@ -41,13 +45,23 @@ class Animation:
         # enlarging them to the source's own size would add pixels and encoding work, not detail
         scale = self.size[0] / max(self.source.shape[:2])
         self.output_shape = tuple(max(1, int(round(n * scale))) for n in self.source.shape[:2])
-        self.driving_path = driving_path
         self.ratio = ratio
         self.progress = progress
         self.source_boxes, self.driving_box = [], None
-        self._first_driving_frame()   # an empty or unreadable video fails here, before any other work
-        if crop in ("face", "auto"):
-            self._find_faces(crop, multi_person)
+        # a missing or unreadable video fails here, before any other work
+        self.video = driving if isinstance(driving, VideoReader) else open_video(driving)
+        self.driving_path = self.video.path
+        try:
+            self._first_driving_frame()
+            if crop in ("face", "auto"):
+                self._find_faces(crop, multi_person)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self):
+        """Release the driving video."""
+        self.video.close()
 
     def _find_faces(self, crop, multi_person):
         faces = face_crop.detect_faces(self.source)
@@ -73,7 +87,7 @@ class Animation:
                          % self.driving_path)
 
     def _driving_frames(self):
-        return (to_rgb_float(f, "driving frame %d" % i) for i, f in enumerate(iter_frames(self.driving_path)))
+        return (to_rgb_float(f, "driving frame %d" % i) for i, f in enumerate(self.video))
 
     def _driving_inputs(self):
         """Driving frames as the model sees them (cropped around the face, or padded to a square)."""
@@ -109,7 +123,7 @@ class Animation:
         else:
             return None
         try:
-            frame = read_frames(self.driving_path, [index])[0]
+            frame = self.video.read([index])[0]
         except InputError as e:
             raise InputError("--best_frame %d: %s" % (index, e)) from e
         return self._frame_input(to_rgb_float(frame, "driving frame %d" % index))
@@ -128,8 +142,7 @@ class Animation:
 
     def write(self, path, best_frame=None, find_best_frame=False, audio=False):
         """Animate into `path` (.mp4, .gif or a folder of PNGs); returns the number of frames written."""
-        fps = video_fps(self.driving_path)
-        total = frame_count_hint(self.driving_path)
+        fps = 25.0 if self.video.fps is None else self.video.fps
         target = path
         if audio:
             folder, name = os.path.split(os.path.abspath(path))
@@ -140,11 +153,11 @@ class Animation:
         initial = self.reference_frame(best_frame, find_best_frame)
         try:
             with VideoWriter(target, fps) as writer:
-                for frame in tqdm(self._animated(initial), total=total, unit="frame", desc="animating",
-                                  disable=not self.progress):
+                for frame in tqdm(self._animated(initial), total=self.video.frame_count_hint, unit="frame",
+                                  desc="animating", disable=not self.progress):
                     writer.write(frame)
             if audio:
-                if not copy_audio(target, self.driving_path, path):
+                if not copy_audio(target, self.video, path):
                     logger.warning("the driving video has no audio track: the result has none")
                     os.replace(target, path)
         finally:

@@ -189,19 +189,22 @@ def _set_device(cpu):
 def animate_to_file(predictor, args, out):
     """Animate --source_image by --driving_video with `predictor` into `out`; prints and returns the frame count."""
     from ppgan.apps.animation import Animation
-    from ppgan.utils.video import count_frames, output_kind
+    from ppgan.utils.video import open_video, output_kind
 
     if args.audio and output_kind(out) != "mp4":
         raise InputError("--audio needs an .mp4 result, not '%s'" % os.path.basename(out))
-    if args.best_frame is not None:
-        total = count_frames(args.driving_video)
-        if args.best_frame >= total:
+    driving = open_video(args.driving_video)  # once: the animation reads every pass from this reader
+    try:
+        total = driving.count() if args.best_frame is not None else None
+        if args.best_frame is not None and args.best_frame >= total:
             raise InputError("--best_frame %d is past the end of the driving video (%d frames)"
                              % (args.best_frame, total))
-    animation = Animation(predictor, args.source_image, args.driving_video, crop=args.crop, ratio=args.ratio,
-                          multi_person=args.multi_person, progress=not args.no_progress)
-    count = animation.write(out, best_frame=args.best_frame, find_best_frame=args.find_best_frame,
-                            audio=args.audio)
+        animation = Animation(predictor, args.source_image, driving, crop=args.crop, ratio=args.ratio,
+                              multi_person=args.multi_person, progress=not args.no_progress)
+        count = animation.write(out, best_frame=args.best_frame, find_best_frame=args.find_best_frame,
+                                audio=args.audio)
+    finally:
+        driving.close()
     print("wrote %s (%d frames)" % (out, count))
     return count
 

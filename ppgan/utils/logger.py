@@ -11,13 +11,29 @@ def get_logger(name="ppgan"):
     return logging.getLogger(name)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """A handler writing to whatever sys.stderr is when a record is emitted (not the stream of the moment it
+    was made: a redirected or replaced stderr, e.g. a test's captured one that is closed later, is followed)."""
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
 def setup_logging(level=logging.INFO, log_file=None):
     """Send project log records to stderr (and to `log_file` if given)."""
     root = logging.getLogger("ppgan")
     root.setLevel(level)
     root.propagate = False  # Paddle attaches its own handler to the root logger
     if not root.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s %(message)s", "%H:%M:%S"))
         root.addHandler(handler)
     if log_file:
