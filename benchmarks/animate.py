@@ -32,8 +32,8 @@ it is rendered once per frame count, streamed into the file. Weights are random 
 is given: speed does not depend on their values. Columns: setup = building the model, loading the
 weights (static backends: exporting it, once per cache folder, and loading the export) and (end to
 end) opening and probing the video; stream = the frames flowing through; frames/s = frames /
-stream; base = peak RSS after importing paddle and ppgan; peak = peak RSS of the whole run;
-ffmpeg = the encoder's own peak RSS (a separate process).
+stream; base = peak RSS after importing paddle and ppgan; peak = peak RSS of the whole run (end to end
+this includes decoding and the H.264 encoder: PyAV runs both inside the process, there is no ffmpeg process).
 """
 import argparse
 import contextlib
@@ -73,18 +73,6 @@ def _peak_mb():
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
-
-
-def _vm_hwm_mb(pid):
-    """Peak RSS of a running process (VmHWM), or None when /proc does not tell."""
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -129,7 +117,6 @@ def prepare(spec):
 def _end_to_end(spec):
     from ppgan.apps import demo
     from ppgan.apps.predictor import AnimationPredictor
-    from ppgan.utils import video
 
     marks = {}
     iter_animate = AnimationPredictor.iter_animate
@@ -141,15 +128,7 @@ def _end_to_end(spec):
         marks["backend"] = getattr(self, "backend", "dygraph")
         return iter_animate(self, *args, **kwargs)
 
-    close = video._FfmpegSink.close
-
-    def measured_close(self):
-        # ffmpeg has encoded everything but the last few frames; its peak is read before it exits
-        marks["ffmpeg_mb"] = _vm_hwm_mb(self._proc.pid)
-        return close(self)
-
     AnimationPredictor.iter_animate = timed_iter_animate
-    video._FfmpegSink.close = measured_close
     argv = ["--config", spec["config"], "--weight_path", spec["weights"], "--source_image", spec["source"],
             "--driving_video", spec["driving"], "--output", spec["out_dir"], "--filename", spec["out_name"],
             "--batch_size", str(spec["batch_size"]), "--crop", "none", "--cpu", "--no-progress",
@@ -160,8 +139,8 @@ def _end_to_end(spec):
     with contextlib.redirect_stdout(io.StringIO()):  # its "wrote ..." line
         demo.main(argv)
     end = time.perf_counter()
-    return {"setup": marks["stream"] - start, "stream": end - marks["stream"], "ffmpeg_mb": marks.get("ffmpeg_mb"),
-            "threads": marks["threads"], "backend": marks["backend"]}
+    return {"setup": marks["stream"] - start, "stream": end - marks["stream"], "threads": marks["threads"],
+            "backend": marks["backend"]}
 
 
 def _model_only(spec):
@@ -193,7 +172,7 @@ def _model_only(spec):
     end = time.perf_counter()
     if kept:
         np.save(spec["frames_file"], np.stack(kept))
-    return {"setup": setup_end - start, "stream": end - setup_end, "frames": count, "ffmpeg_mb": None,
+    return {"setup": setup_end - start, "stream": end - setup_end, "frames": count,
             "threads": getattr(predictor, "num_threads", None), "backend": predictor.backend}
 
 
@@ -259,7 +238,7 @@ def _torch_original(spec):
     end = time.perf_counter()
     if spec["keep"]:
         np.save(spec["frames_file"], np.stack(frames[:spec["keep"]]).astype(np.float32))
-    return {"setup": setup_end - start, "stream": end - setup_end, "frames": len(frames), "ffmpeg_mb": None,
+    return {"setup": setup_end - start, "stream": end - setup_end, "frames": len(frames),
             "threads": torch.get_num_threads(), "backend": "torch-original"}
 
 
@@ -324,10 +303,6 @@ def _run(task, spec, threads=None):
         return json.load(f)
 
 
-def _fmt(value, pattern):
-    return "-" if value is None else pattern % value
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-c", "--config", default="configs/firstorder_synthetic_64.yaml", help="the model config")
@@ -371,18 +346,17 @@ def main():
         made = _run("prepare", {"config": config, "weight_path": args.weight_path, "work": work,
                                 "image_size": args.image_size, "video_size": args.video_size,
                                 "videos": [] if args.model_only else sorted(set(args.frames)), "result": result})
-        print("%-10s %-15s %-24s %5s %6s %5s %7s %7s %8s %8s %7s %7s %9s"
+        print("%-10s %-15s %-24s %5s %6s %5s %7s %7s %8s %8s %7s %7s"
               % ("mode", "backend", "config", "size", "frames", "batch", "threads", "setup s", "stream s",
-                 "frames/s", "base MB", "peak MB", "ffmpeg MB"), flush=True)
+                 "frames/s", "base MB", "peak MB"), flush=True)
         os.environ.setdefault("PPGAN_CACHE_DIR", os.path.join(work, "export-cache"))
         compare_with = args.torch_original is not None
         rows = []
 
         def show(mode, backend, threads, batch, r):
-            print("%-10s %-15s %-24s %5d %6d %5d %7s %7.2f %8.2f %8.2f %7.0f %7.0f %9s"
+            print("%-10s %-15s %-24s %5d %6d %5d %7s %7.2f %8.2f %8.2f %7.0f %7.0f"
                   % (mode, backend, name, args.image_size or made["size"], r["frames"], batch, r["threads"],
-                     r["setup"], r["stream"], r["frames"] / r["stream"], r["base_mb"], r["peak_mb"],
-                     _fmt(r["ffmpeg_mb"], "%.0f")), flush=True)
+                     r["setup"], r["stream"], r["frames"] / r["stream"], r["base_mb"], r["peak_mb"]), flush=True)
 
         for backend in args.backend:
             for threads in args.threads:

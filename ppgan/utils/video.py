@@ -191,7 +191,8 @@ class ContainerReader(VideoReader):
             self.close()
             raise InputError("'%s' has no video stream; give a video file, or %s" % (path, _RE_ENCODE))
         self._stream = stream = self._container.streams.video[0]
-        rate = float(stream.average_rate or stream.guessed_rate or 0)
+        rates = (stream.guessed_rate, stream.average_rate)  # a GIF's average rate omits its last frame's delay
+        rate = float(next((r for r in (rates if stream.codec_context.name == "gif" else rates[::-1]) if r), 0))
         self.fps = rate if math.isfinite(rate) and _MIN_FPS <= rate <= _MAX_FPS else None
         seconds = (self._container.duration or 0) / 1e6
         self.frame_count_hint = stream.frames or (round(seconds * self.fps) if seconds and self.fps else None)
@@ -217,8 +218,7 @@ class ContainerReader(VideoReader):
         return map(self._rgb, self._decoded())
 
     @staticmethod
-    def _rgb(frame):
-        # phones store portrait clips as landscape frames plus a rotation to apply when showing them
+    def _rgb(frame):  # phones store portrait clips as landscape frames plus a rotation to apply when showing them
         return np.ascontiguousarray(np.rot90(frame.to_ndarray(format="rgb24"), round(frame.rotation / 90) % 4))
 
     def _pick(self, wanted):

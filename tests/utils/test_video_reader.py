@@ -216,3 +216,18 @@ def test_the_demo_opens_the_driving_video_once(tiny_config, tiny_weights, tmp_pa
     assert count_opens.count(driving) == 1
     result = str(tmp_path / "out" / "result.mp4")
     assert count_frames(result) == T and has_audio(result)
+
+
+def test_gif_frame_rates_come_from_the_frame_delays(tmp_path):
+    """A GIF's average rate leaves its last frame's delay out; the delays themselves give the rate (40 ms: 25
+    fps), and a GIF without delays plays at FFmpeg's (and browsers') 10 fps."""
+    import numpy as np
+    from PIL import Image
+
+    from ppgan.utils.video import open_video
+    frames = [Image.fromarray(np.full((8, 8, 3), 20 * i, np.uint8)) for i in range(4)]
+    for duration, fps in ((40, 25.0), (0, 10.0)):
+        path = str(tmp_path / ("d%d.gif" % duration))
+        frames[0].save(path, save_all=True, append_images=frames[1:], duration=duration)
+        with open_video(path) as reader:
+            assert abs(reader.fps - fps) < 1e-6 and reader.count() == 4
