@@ -11,6 +11,10 @@
 # reconstructs every test video from its frame 0 (absolute motion, as the evaluation does): that L1 must
 # equal the evaluation's within infer_vs_eval_abs_tolerance (8-bit frames). Any failure exits 1.
 set -uo pipefail
+# The recorded metrics were measured on MKL's default code path. A few training iterations amplify another
+# path's rounding beyond metric_rel_tolerance (reconstruction L1 0.250 against 0.307 on MKL's AVX2 path, which
+# the programs pick on AMD CPUs, ppgan/utils/cpu.py), so the chain keeps the default path unless told otherwise.
+export MKL_DEBUG_CPU_TYPE="${MKL_DEBUG_CPU_TYPE-}"
 FILENAME=${1:?usage: test_train_inference_python.sh CONFIG_TXT MODE [WEIGHTS EXPECTED_L1]}
 MODE=${2:?usage: test_train_inference_python.sh CONFIG_TXT MODE [WEIGHTS EXPECTED_L1]}
 cd "$(dirname "$0")/.."

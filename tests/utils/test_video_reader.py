@@ -159,7 +159,8 @@ def test_open_video_errors(tmp_path):
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(InputError, match="not a supported video"):
         open_video(str(tmp_path / "notes.txt"))
-    (tmp_path / "bad.mp4").write_bytes(os.urandom(4096))
+    # fixed garbage: random bytes now and then look like some raw format with no video stream
+    (tmp_path / "bad.mp4").write_bytes(b"\x00" * 4096)
     with pytest.raises(InputError, match="bad.mp4.*corrupt"):
         open_video(str(tmp_path / "bad.mp4"))
     audio_only = tmp_path / "audio.mp4"
