@@ -102,7 +102,7 @@ def measure(num_videos, seed, size, num_frames, flow_sizes, interpolations):
     """{(flow_size, interpolation): (sharpness ratio, L1)} over the test videos of `seed`, plus
     ('copy', None) for frame 0 copied."""
     from ppgan.datasets.synthetic import make_video, plan, random_identity, random_motion, _rng
-    from ppgan.metrics.sharpness import laplacian_variance
+    from ppgan.metrics.sharpness import laplacian, laplacian_variance
     sums = {}
 
     def add(key, frame, real, face):
@@ -132,11 +132,6 @@ def measure(num_videos, seed, size, num_frames, flow_sizes, interpolations):
     real_sharpness /= count
     return {key: (s[0] / s[2] / real_sharpness, s[1] / s[2], s[3] / real_face) for key, s in sums.items()}
 
-
-def laplacian(frame):
-    """The Laplacian of a uint8 RGB frame's grey levels (what ppgan.metrics.sharpness takes the variance of)."""
-    import cv2
-    return cv2.Laplacian(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), cv2.CV_64F)
 
 
 def main(argv=None):

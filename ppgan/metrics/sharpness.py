@@ -12,9 +12,14 @@ from ppgan.utils.video import as_uint8_rgb
 from .reconstruction import RunningMean
 
 
+def laplacian(frame):
+    """The Laplacian (float64) of a uint8 RGB frame's grey levels."""
+    return cv2.Laplacian(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), cv2.CV_64F)
+
+
 def laplacian_variance(frame):
     """Variance of the Laplacian of a uint8 RGB frame's grey levels: its high-frequency energy (sharpness)."""
-    return float(cv2.Laplacian(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var())
+    return float(laplacian(frame).var())
 
 
 class Sharpness:

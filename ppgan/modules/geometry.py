@@ -115,9 +115,14 @@ def grid_sample(image, grid, align_corners, padding_mode="zeros"):
         image.stop_gradient = False
     # Paddle 2.6's CPU kernel reads out of bounds at NaN coordinates (a diverged model): sample at 0
     # instead and let the NaN reach the output through a zero-weighted sum, so that it is still reported.
-    finite = paddle.isfinite(grid)
-    safe = paddle.where(finite, grid, paddle.zeros_like(grid))
+    safe = _finite(grid)
     return sample(image, safe) + (grid - safe).sum() * 0
+
+
+def _finite(grid):
+    """`grid` with its NaN / inf coordinates replaced by 0 (adding `(grid - _finite(grid)).sum() * 0` to a
+    result sampled there lets a diverged model's NaN still reach the output)."""
+    return paddle.where(paddle.isfinite(grid), grid, paddle.zeros_like(grid))
 
 
 CUBIC_A = -0.75   # the cubic convolution kernel's parameter (Keys 1981), as OpenCV's and PyTorch's bicubic
@@ -146,8 +151,7 @@ def grid_sample_bicubic(image, grid, align_corners):
     """
     c, h, w = image.shape[1], image.shape[2], image.shape[3]
     ho, wo = grid.shape[1], grid.shape[2]
-    finite = paddle.isfinite(grid)
-    safe = paddle.where(finite, grid, paddle.zeros_like(grid))
+    safe = _finite(grid)
     if align_corners:
         x = (safe[..., 0] + 1) / 2 * (w - 1)
         y = (safe[..., 1] + 1) / 2 * (h - 1)
