@@ -20,8 +20,8 @@ DEVICES = ("cpu", "gpu")
 
 
 def auto_backend(device, model_dir=None):
-    """The fastest backend installed for `device`: ONNX Runtime on CPU when the ONNX extra is installed
-    (benchmarks/animate.py --backend), else Paddle Inference (oneDNN on CPU; CUDA, optionally TensorRT, on GPU).
+    """The fastest backend installed for `device`: ONNX Runtime on CPU (paddle2onnx and onnxruntime are
+    requirements; benchmarks/animate.py --backend), else Paddle Inference (oneDNN on CPU; CUDA, optionally TensorRT, on GPU).
     For an export folder, ONNX Runtime only if the folder holds ONNX graphs."""
     from .export import onnx_available
 
@@ -129,14 +129,16 @@ class InferenceBackend(_ExportedBackend):
 
     name = "inference"
 
-    def __init__(self, model_dir, device="cpu", num_threads=1, use_trt=False, max_batch_size=8):
+    def __init__(self, model_dir, device="cpu", num_threads=1, use_trt=False, max_batch_size=8, profile=()):
+        """profile: names of graphs whose predictor records Paddle's per-op profile and prints it when it is
+        destroyed (benchmarks/inference_profile.py)."""
         super().__init__(model_dir)
         if use_trt and device != "gpu":
             raise InputError("--use_trt needs --device gpu (TensorRT runs on NVIDIA GPUs)")
-        self.predictors = {name: self._create(name, device, num_threads, use_trt, max_batch_size)
+        self.predictors = {name: self._create(name, device, num_threads, use_trt, max_batch_size, name in profile)
                            for name in self.manifest["graphs"]}
 
-    def _create(self, name, device, num_threads, use_trt, max_batch_size):
+    def _create(self, name, device, num_threads, use_trt, max_batch_size, profile=False):
         from paddle import inference
 
         entry = self.manifest["graphs"][name]
@@ -150,6 +152,8 @@ class InferenceBackend(_ExportedBackend):
             config.disable_gpu()
             config.set_cpu_math_library_num_threads(int(num_threads))
             config.enable_mkldnn()
+        if profile:
+            config.enable_profile()
         config.disable_glog_info()
         return inference.create_predictor(config)
 

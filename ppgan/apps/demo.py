@@ -64,8 +64,10 @@ def add_animation_args(parser):
                              "source's (works for any category; costs one extra pass over the video)")
     parser.add_argument("--best_frame", type=int, default=None, metavar="N",
                         help="take driving frame N (0-based) as the motion reference instead of searching")
-    parser.add_argument("--batch_size", type=int, default=8,
-                        help="driving frames per forward pass (the result does not depend on it)")
+    parser.add_argument("--batch_size", type=int, default=None,
+                        help="driving frames per forward pass; the result does not depend on it (default: the "
+                             "fastest measured for the backend: 8 for a First Order Motion Model on ONNX Runtime or "
+                             "dygraph, else 1; 8 on GPU)")
     parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="CPU threads of the model (default: every core this process may use)")
     parser.add_argument("--audio", action="store_true",
@@ -106,8 +108,9 @@ def build_parser():
     add_animation_args(parser)
     parser.add_argument("--backend", choices=BACKENDS, default="auto",
                         help="where the model runs: dygraph (Paddle layers), inference (Paddle Inference; oneDNN on "
-                             "CPU), onnx (ONNX Runtime; pip install \"ppgan-fomm[onnx]\"), or auto: onnx on CPU when "
-                             "installed, else inference. inference/onnx export the model once per frame size into "
+                             "CPU), onnx (ONNX Runtime), or auto: onnx on CPU (the fastest; "
+                             "inference if onnxruntime/paddle2onnx are missing or the conversion fails), inference on "
+                             "GPU. inference/onnx export the model once per frame size into "
                              "a cache ($PPGAN_CACHE_DIR, default ~/.cache/ppgan-fomm); results match dygraph within 1e-4")
     parser.add_argument("--cpu", action="store_true", help="run on the CPU even when a GPU is available")
     parser.add_argument("--image_size", type=int, default=None,
@@ -120,7 +123,7 @@ def check_animation_args(args):
     """Flag values the demo and tools/inference.py share: ranges, combinations and input paths (one error each)."""
     if args.threads is not None and args.threads < 1:
         raise InputError("--threads must be at least 1, got %d" % args.threads)
-    if args.batch_size < 1:
+    if args.batch_size is not None and args.batch_size < 1:
         raise InputError("--batch_size must be at least 1, got %d" % args.batch_size)
     if getattr(args, "image_size", None) is not None and args.image_size < 16:
         raise InputError("--image_size must be at least 16, got %d" % args.image_size)

@@ -28,8 +28,8 @@ def build_export_parser():
                         help="side of the square frames the exported model animates (default: the config's "
                              "dataset.frame_shape, else 256)")
     parser.add_argument("--onnx", action="store_true",
-                        help="also write ONNX graphs (opset 16) for --backend onnx; needs pip install "
-                             "\"ppgan-fomm[onnx]\"")
+                        help="also write ONNX graphs (opset 16) for --backend onnx (paddle2onnx, installed with the "
+                             "project)")
     return parser
 
 
@@ -76,8 +76,9 @@ def build_inference_parser():
     parser.add_argument("--output", required=True,
                         help="the result; its extension picks the format: .mp4 (H.264, the driving video's fps), "
                              ".gif, or no extension for a folder of PNG frames")
-    parser.add_argument("--backend", choices=("inference", "onnx"), default="inference",
-                        help="inference: Paddle Inference; onnx: ONNX Runtime (export with --onnx)")
+    parser.add_argument("--backend", choices=("auto", "inference", "onnx"), default="auto",
+                        help="inference: Paddle Inference; onnx: ONNX Runtime (export with --onnx); auto: onnx on "
+                             "CPU when the folder holds ONNX graphs (the faster), else inference")
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="where the model runs")
     parser.add_argument("--use_trt", action="store_true",
                         help="with --device gpu and --backend inference: build TensorRT engines (float32)")

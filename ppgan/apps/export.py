@@ -28,11 +28,16 @@ VERSION = 1
 TRACING_NOISE = (re.compile(r"static graph\(PIR\) not support input out tensor"),)
 MANIFEST = "manifest.json"
 ONNX_OPSET = 16  # GridSample entered ONNX in opset 16
-ONNX_HELP = "install the ONNX extra: pip install \"ppgan-fomm[onnx]\" (paddle2onnx and onnxruntime)"
+ONNX_HELP = ("paddle2onnx and onnxruntime are requirements of the install: pip install paddle2onnx onnxruntime "
+             "(with Paddle 2.6: pip install \"paddle2onnx<2\" onnxruntime)")
 
 
 class ExportError(PPGanError):
     """A model cannot be exported, or an export folder is missing, incomplete or of another version."""
+
+
+class OnnxConversionError(ExportError):
+    """paddle2onnx is missing or could not convert an exported model."""
 
 
 def _sha256(path, chunk=1 << 20):
@@ -158,14 +163,14 @@ def convert_to_onnx(folder, manifest):
     import importlib.util
 
     if importlib.util.find_spec("paddle2onnx") is None:
-        raise ExportError("ONNX export needs paddle2onnx: " + ONNX_HELP)
+        raise OnnxConversionError("ONNX export needs paddle2onnx: " + ONNX_HELP)
     graphs = manifest["graphs"]
     proc = subprocess.run([sys.executable, "-c", _ONNX_SCRIPT, folder, str(ONNX_OPSET), json.dumps(graphs)],
                           capture_output=True, text=True)
     missing = [name for name in graphs if not os.path.isfile(os.path.join(folder, name + ".onnx"))]
     if proc.returncode != 0 or missing:
         lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if "ERROR" in ln or "Error" in ln]
-        raise ExportError("paddle2onnx could not convert the exported model (exit %d): %s"
+        raise OnnxConversionError("paddle2onnx could not convert the exported model (exit %d): %s"
                           % (proc.returncode, (lines[-1] if lines else "no message").strip()))
     for name in graphs:
         graphs[name]["onnx"] = name + ".onnx"

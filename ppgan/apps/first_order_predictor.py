@@ -19,9 +19,10 @@ class FirstOrderPredictor(AnimationPredictor):
     """
 
     family = "FirstOrderModel"
+    BATCH_SIZES = {"dygraph": 8, "inference": 1, "onnx": 8}  # docs/en_US/deployment.md, "Measured"
 
     def __init__(self, config=None, weight_path=None, relative=True, adapt_scale=True, align_corners=None,
-                 image_size=None, batch_size=1, num_threads=None, backend="auto", device=None, use_trt=False,
+                 image_size=None, batch_size=None, num_threads=None, backend="auto", device=None, use_trt=False,
                  model_dir=None):
         self.relative = relative
         self.adapt_scale = adapt_scale

@@ -16,11 +16,14 @@ from ppgan.utils.checkpoint import load_weights, read_weights
 from ppgan.utils.config import load_config, read_config_file
 from ppgan.utils.errors import CheckpointError, ConfigError, InputError
 from ppgan.utils.image import fit_to_size, to_rgb_float
+from ppgan.utils.logger import get_logger
 from ppgan.utils.registry import Registry
 
 from .backends import BACKENDS, DygraphBackend, InferenceBackend, OnnxBackend, auto_backend, check_device
-from .export import cache_folder, cached_export, is_export, read_manifest
+from .export import OnnxConversionError, add_onnx, cache_folder, cached_export, is_export, read_manifest
 from .graphs import build_graphs
+
+logger = get_logger("ppgan.apps")
 
 # Predictor classes by the name of the model family they animate (a config's `model.name`).
 PREDICTORS = Registry("predictor")
@@ -98,7 +101,8 @@ class AnimationPredictor:
       'inference' and 'onnx'; frames are animated at the size it was exported at).
     image_size: the size frames are animated at; None uses the config's `dataset.frame_shape`
       when the config sets one, else the source image's own size.
-    batch_size: driving frames per forward pass (results do not depend on it).
+    batch_size: driving frames per forward pass (results do not depend on it); None picks the fastest
+      measured for the backend and family (`BATCH_SIZES`, docs/en_US/deployment.md).
     num_threads: CPU threads of inference (Paddle's own default is 1); None uses
       `default_num_threads()`: FLAGS_paddle_num_threads if set, else every core the process may use.
     backend: 'dygraph' (the Paddle layers as trained), 'inference' (Paddle Inference: oneDNN on CPU),
@@ -111,19 +115,23 @@ class AnimationPredictor:
 
     family = None          # the model family (registered in ppgan.models.MODELS) this predictor animates
     optional_nets = ()     # nets loaded when the config and the weights have them
+    # batch_size=None: the fastest batch per CPU backend (benchmarks/animate.py at vox-256, 2 cores); on GPU 8
+    BATCH_SIZES = {"dygraph": 1, "inference": 1, "onnx": 1}
 
-    def __init__(self, config=None, weight_path=None, image_size=None, batch_size=1, num_threads=None,
+    def __init__(self, config=None, weight_path=None, image_size=None, batch_size=None, num_threads=None,
                  backend="auto", device=None, use_trt=False, model_dir=None):
         if backend not in BACKENDS:
             raise InputError("backend must be one of %s, got %r" % (", ".join(BACKENDS), backend))
         if device is None:
             device = "gpu" if paddle.device.get_device().startswith("gpu") else "cpu"
         self.device = check_device(device)
-        self.backend = auto_backend(self.device, model_dir) if backend == "auto" else backend
+        self.auto = backend == "auto"  # a failed ONNX conversion then falls back to Paddle Inference
+        self.backend = auto_backend(self.device, model_dir) if self.auto else backend
         self.use_trt = bool(use_trt)
-        if int(batch_size) < 1:
+        if batch_size is not None and (isinstance(batch_size, bool) or int(batch_size) < 1):
             raise InputError("batch_size must be at least 1, got %r" % (batch_size,))
-        self.batch_size = int(batch_size)
+        self.auto_batch = batch_size is None
+        self.batch_size = self.default_batch_size() if self.auto_batch else int(batch_size)
         self.num_threads = default_num_threads() if num_threads is None else num_threads
         if isinstance(self.num_threads, bool) or not isinstance(self.num_threads, (int, np.integer)) \
                 or self.num_threads < 1:
@@ -136,6 +144,10 @@ class AnimationPredictor:
             self._open_export(model_dir, config, weight_path, image_size)
         else:
             self._load_nets(config, weight_path, image_size)
+
+    def default_batch_size(self):
+        """The batch size of batch_size=None: the fastest measured for this family on this backend."""
+        return 8 if self.device == "gpu" else self.BATCH_SIZES[self.backend]
 
     @classmethod
     def motion_options(cls, args):
@@ -224,14 +236,31 @@ class AnimationPredictor:
                 folder = cache_folder(self.cfg["model"], self.weight_path, key)
                 if not is_export(folder):
                     self._check_size(size)
-                avd = self.graphs.get("avd_network")
-                folder = cached_export(self.graphs["kp_detector"].kp_detector, self.graphs["source_encoder"].generator,
-                                       folder, key, onnx=self.backend == "onnx", weight_path=self.weight_path,
-                                       avd_network=avd.avd_network if avd is not None else None, model=self.family)
+                folder = self._export(folder, key)
                 self._backends[key] = self._static_backend(folder)
                 if self.image_size is not None:  # every frame has this size: the layers are not needed again
                     self.graphs = None
         return self._backends[key]
+
+    def _export(self, folder, size):
+        """The export folder for frames of `size` (made once, cached), with ONNX graphs for backend 'onnx'.
+        With backend 'auto', an ONNX conversion that fails (e.g. a paddle2onnx release that does not read
+        this Paddle's programs) is reported and Paddle Inference animates instead."""
+        avd = self.graphs.get("avd_network")
+        cached_export(self.graphs["kp_detector"].kp_detector, self.graphs["source_encoder"].generator, folder, size,
+                      weight_path=self.weight_path, avd_network=avd.avd_network if avd is not None else None,
+                      model=self.family)
+        if self.backend == "onnx":
+            try:
+                add_onnx(folder)
+            except OnnxConversionError as error:
+                if not self.auto:
+                    raise
+                logger.warning("%s; animating with Paddle Inference instead (backend 'inference')", error)
+                self.backend = "inference"
+                if self.auto_batch:
+                    self.batch_size = self.default_batch_size()
+        return folder
 
     def prepare_backend(self, size=None):
         """Make ready what animating frames of `size` (H, W) needs (default: the model's image size): for a

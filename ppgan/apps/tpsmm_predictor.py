@@ -21,8 +21,9 @@ class TPSMMPredictor(AnimationPredictor):
 
     family = "TPSMMModel"
     optional_nets = ("avd_network",)
+    BATCH_SIZES = {"dygraph": 1, "inference": 1, "onnx": 1}  # docs/en_US/deployment.md, "TPSMM models"
 
-    def __init__(self, config=None, weight_path=None, mode="relative", image_size=None, batch_size=1,
+    def __init__(self, config=None, weight_path=None, mode="relative", image_size=None, batch_size=None,
                  num_threads=None, backend="auto", device=None, use_trt=False, model_dir=None):
         if mode not in MODES:
             raise InputError("mode must be one of %s, got %r" % (", ".join(MODES), mode))

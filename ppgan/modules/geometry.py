@@ -34,10 +34,33 @@ def kp2gaussian(kp_value, spatial_size, kp_variance):
 
 
 def heatmap_to_keypoints(heatmap):
-    """Keypoint locations as heatmap expectations, p_k = sum_z H_k(z) z; heatmap (B, K, H, W) -> (B, K, 2)."""
+    """Keypoint locations as heatmap expectations, p_k = sum_z H_k(z) z; heatmap (B, K, H, W) -> (B, K, 2).
+
+    Exported graphs compute the sum as one matrix product: Paddle Inference's oneDNN runs the broadcast
+    product of the dygraph form 20x slower than the rest of the keypoint detector
+    (benchmarks/inference_profile.py); the two differ by float rounding.
+    """
     h, w = heatmap.shape[2], heatmap.shape[3]
-    grid = make_coordinate_grid(h, w, heatmap.dtype).reshape([1, 1, h, w, 2])
-    return (heatmap.unsqueeze(-1) * grid).sum(axis=[2, 3])
+    grid = make_coordinate_grid(h, w, heatmap.dtype)
+    if paddle.in_dynamic_mode():
+        return (heatmap.unsqueeze(-1) * grid.reshape([1, 1, h, w, 2])).sum(axis=[2, 3])
+    return paddle.matmul(heatmap.reshape([0, heatmap.shape[1], h * w]), grid.reshape([h * w, 2]))
+
+
+def heatmap_to_jacobians(heatmap, jacobian_map):
+    """Local affine jacobians as heatmap-weighted averages, J_k = sum_z H_k(z) J_k(z) (FOMM Sec. 3.2);
+    heatmap (B, K, H, W), jacobian_map (B, J, 4, H, W) with J = K or one map shared by every keypoint
+    -> (B, K, 2, 2). Exported graphs use matrix products, as heatmap_to_keypoints."""
+    b, k, h, w = heatmap.shape
+    j = jacobian_map.shape[1]
+    if paddle.in_dynamic_mode():
+        jacobian = (heatmap.unsqueeze(2) * jacobian_map).reshape([0, k, 4, h * w]).sum(-1)
+    elif j == 1:  # (B, 4, HW) x (B, HW, K): no broadcast operand (see resize_bilinear)
+        jacobian = paddle.matmul(jacobian_map.reshape([0, 4, h * w]), heatmap.reshape([0, k, h * w]),
+                                 transpose_y=True).transpose([0, 2, 1])
+    else:  # (B*K, 4, HW) x (B*K, HW, 1)
+        jacobian = paddle.matmul(jacobian_map.reshape([-1, 4, h * w]), heatmap.reshape([-1, h * w, 1]))
+    return jacobian.reshape([-1, k, 2, 2])
 
 
 def inverse_2x2(matrix):

@@ -5,7 +5,7 @@ import paddle.nn.functional as F
 
 from .antialias import AntiAliasInterpolation2d
 from .builder import BACKBONES, KP_DETECTORS
-from .geometry import heatmap_to_keypoints
+from .geometry import heatmap_to_jacobians, heatmap_to_keypoints
 
 
 @KP_DETECTORS.register()
@@ -56,8 +56,7 @@ class KPDetector(nn.Layer):
         out = {"value": heatmap_to_keypoints(heatmap)}
         if self.jacobian is not None:
             jacobian_map = self.jacobian(feature_map).reshape([0, self.num_jacobian_maps, 4, h, w])
-            jacobian = (heatmap.unsqueeze(2) * jacobian_map).reshape([0, self.num_kp, 4, h * w]).sum(-1)
-            out["jacobian"] = jacobian.reshape([0, self.num_kp, 2, 2])
+            out["jacobian"] = heatmap_to_jacobians(heatmap, jacobian_map)
         return out
 
 

@@ -166,3 +166,40 @@ def test_a_frame_size_the_model_cannot_process_is_one_error(tiny_config, tiny_we
     predictor = FirstOrderPredictor(tiny_config, tiny_weights, image_size=36, backend=backend)
     with pytest.raises(InputError, match="cannot animate at 36x36.*image_size"):
         predictor.animate(rng.rand(32, 32, 3), rng.rand(2, 32, 32, 3))
+
+
+def test_batch_size_none_picks_the_fastest_measured_per_backend(tiny_config, tiny_weights, tiny_tpsmm_config,
+                                                                 tiny_tpsmm_weights):
+    from ppgan.apps import TPSMMPredictor
+
+    fomm = {b: FirstOrderPredictor(tiny_config, tiny_weights, backend=b).batch_size for b in STATIC + ["dygraph"]}
+    assert fomm == {"inference": 1, "onnx": 8, "dygraph": 8}
+    assert FirstOrderPredictor(tiny_config, tiny_weights, backend="onnx", batch_size=3).batch_size == 3
+    assert {TPSMMPredictor(tiny_tpsmm_config, tiny_tpsmm_weights, backend=b).batch_size
+            for b in STATIC + ["dygraph"]} == {1}
+    with pytest.raises(InputError, match="batch_size must be at least 1"):
+        FirstOrderPredictor(tiny_config, tiny_weights, batch_size=0)
+
+
+def test_auto_falls_back_to_paddle_inference_when_onnx_conversion_fails(tiny_config, tiny_weights, clip,
+                                                                        monkeypatch, caplog):
+    """A paddle2onnx that cannot convert this Paddle's programs: 'auto' animates with Paddle Inference (and its
+    batch size), an explicit 'onnx' stops with the conversion's message."""
+    from ppgan.apps import predictor as predictor_module
+    from ppgan.apps.export import OnnxConversionError
+
+    def broken(folder):
+        raise OnnxConversionError("paddle2onnx could not convert the exported model (exit 1): unsupported program")
+
+    monkeypatch.setattr(predictor_module, "add_onnx", broken)
+    monkeypatch.setattr(predictor_module, "auto_backend", lambda device, model_dir=None: "onnx")
+    reference = _animate(tiny_config, tiny_weights, clip, backend="dygraph")[0]
+    predictor = FirstOrderPredictor(tiny_config, tiny_weights, backend="auto")
+    assert (predictor.backend, predictor.batch_size) == ("onnx", 8)
+    frames = predictor.animate(*clip)
+    assert (predictor.backend, predictor.batch_size) == ("inference", 1)
+    assert [type(b) for b in predictor._backends.values()] == [backends.InferenceBackend]
+    assert np.abs(frames - reference).max() <= TOL
+    assert "animating with Paddle Inference instead" in caplog.text
+    with pytest.raises(OnnxConversionError, match="unsupported program"):
+        FirstOrderPredictor(tiny_config, tiny_weights, backend="onnx").animate(*clip)

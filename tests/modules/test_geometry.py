@@ -1,5 +1,6 @@
 import numpy as np
 import paddle
+import pytest
 
 from ppgan.modules import geometry as g
 
@@ -256,3 +257,27 @@ def test_bicubic_sampling_passes_a_nan_coordinate_on():
     image = paddle.ones([1, 1, 4, 4])
     grid = paddle.to_tensor(np.array([[[[0.0, 0.0], [np.nan, 0.0]]]], np.float32))
     assert np.isnan(g.grid_sample_bicubic(image, grid, True).numpy()).all()
+
+
+@pytest.mark.parametrize("maps", ["per_keypoint", "shared"])
+def test_heatmap_expectations_as_matrix_products_in_exported_graphs(maps):
+    """The keypoints and jacobians of a traced graph (matrix products) equal the dygraph sums."""
+    rng = np.random.RandomState(3)
+    b, k, h, w = 2, 5, 7, 9
+    heatmap = rng.rand(b, k, h, w).astype("float32")
+    heatmap /= heatmap.sum(axis=(2, 3), keepdims=True)
+    jacobian_map = rng.randn(b, k if maps == "per_keypoint" else 1, 4, h, w).astype("float32")
+
+    def expectations(heat, jac):
+        return g.heatmap_to_keypoints(heat), g.heatmap_to_jacobians(heat, jac)
+
+    eager = [t.numpy() for t in expectations(paddle.to_tensor(heatmap), paddle.to_tensor(jacobian_map))]
+    traced = paddle.jit.to_static(expectations, full_graph=True)
+    static = [t.numpy() for t in traced(paddle.to_tensor(heatmap), paddle.to_tensor(jacobian_map))]
+    expected_value = np.einsum("bkhw,hwc->bkc", heatmap, g.make_coordinate_grid(h, w).numpy())
+    expected_jacobian = np.einsum("bkhw,bkchw->bkc", heatmap, np.broadcast_to(jacobian_map, (b, k, 4, h, w)))
+    np.testing.assert_allclose(eager[0], expected_value, atol=1e-6)
+    np.testing.assert_allclose(eager[1], expected_jacobian.reshape(b, k, 2, 2), atol=1e-6)
+    assert eager[1].shape == static[1].shape == (b, k, 2, 2)
+    for a, s in zip(eager, static):
+        np.testing.assert_allclose(s, a, atol=1e-6)
