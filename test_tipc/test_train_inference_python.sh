@@ -6,14 +6,14 @@
 #
 # lite_train_lite_infer trains the config for a few iterations on the tiny local data (prepare.sh, run
 # here if the data is missing); whole_infer starts from WEIGHTS (default: whole_infer_weights, the shipped
-# model). Then: the reconstruction L1 of tools/main.py --evaluate-only must be within metric_rel_tolerance
-# of the recorded value; the model is exported (tools/export_model.py) and tools/inference.py
+# model). Then: the reconstruction L1 of tools/main.py --evaluate-only must be within the mode's relative
+# tolerance of the recorded value; the model is exported (tools/export_model.py) and tools/inference.py
 # reconstructs every test video from its frame 0 (absolute motion, as the evaluation does): that L1 must
 # equal the evaluation's within infer_vs_eval_abs_tolerance (8-bit frames). Any failure exits 1.
 set -uo pipefail
-# The recorded metrics were measured on MKL's default code path. A few training iterations amplify another
-# path's rounding beyond metric_rel_tolerance (reconstruction L1 0.250 against 0.307 on MKL's AVX2 path, which
-# the programs pick on AMD CPUs, ppgan/utils/cpu.py), so the chain keeps the default path unless told otherwise.
+# Eight training iterations amplify float rounding: the lite metric was 0.246-0.276 on two AMD EPYC machines
+# with MKL's default and AVX2 paths (the programs pick AVX2 on AMD CPUs, ppgan/utils/cpu.py), hence its own
+# recorded tolerance (lite_train_lite_infer_rel_tolerance). The chain keeps MKL's default path unless told otherwise.
 export MKL_DEBUG_CPU_TYPE="${MKL_DEBUG_CPU_TYPE-}"
 FILENAME=${1:?usage: test_train_inference_python.sh CONFIG_TXT MODE [WEIGHTS EXPECTED_L1]}
 MODE=${2:?usage: test_train_inference_python.sh CONFIG_TXT MODE [WEIGHTS EXPECTED_L1]}
@@ -46,9 +46,11 @@ if [ "$MODE" = "lite_train_lite_infer" ]; then
     status_check $? "$cmd" "$log"
     weights=$run_dir/train/checkpoints/checkpoint.pdparams
     expected=$(value lite_train_lite_infer_metric)
+    tolerance=$(value lite_train_lite_infer_rel_tolerance)
 else
     weights=${3:-$(value whole_infer_weights)}
     expected=${4:-$(value whole_infer_metric)}
+    tolerance=$(value metric_rel_tolerance)
 fi
 
 cmd="$python $(value eval) $data_opt -c $config --load $weights --output-dir $run_dir/eval"
@@ -57,7 +59,7 @@ status_check $? "$cmd" "$log"
 metric=$(value metric)
 eval_l1=$(grep "^$metric: " "$run_dir/eval.log" | tail -n 1 | cut -d: -f2 | tr -d ' ')
 [ -n "$eval_l1" ] || { echo "no '$metric' line in $run_dir/eval.log" | tee -a "$log"; exit 1; }
-cmd="$python test_tipc/metrics.py check evaluation_$(echo "$metric" | tr ' ' _) $eval_l1 $expected --rel $(value metric_rel_tolerance)"
+cmd="$python test_tipc/metrics.py check evaluation_$(echo "$metric" | tr ' ' _) $eval_l1 $expected --rel $tolerance"
 $cmd | tee -a "$log"
 status_check "${PIPESTATUS[0]}" "$cmd" "$log"
 

@@ -91,6 +91,7 @@ def checkout(tmp_path_factory):
 _DONE = set()  # commands that already ran in the shared checkout (pages repeat the quick start's)
 
 
+@pytest.mark.slow  # minutes: the slow set (pytest.ini), which CI runs too
 @pytest.mark.parametrize("page", pages(), ids=_name)
 def test_documented_commands_run(page, checkout):
     env = dict(os.environ, PPGAN_CACHE_DIR=os.path.join(checkout, ".export-cache"))

@@ -6,6 +6,9 @@ import pytest
 
 from conftest import REPO
 
+# trains and exports through the TIPC chain: the slow set (pytest.ini), which CI runs too
+pytestmark = pytest.mark.slow
+
 CONFIG = os.path.join(REPO, "test_tipc", "configs", "FOMM", "train_infer_python.txt")
 SCRIPT = os.path.join(REPO, "test_tipc", "test_train_inference_python.sh")
 

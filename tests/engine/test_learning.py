@@ -37,6 +37,9 @@ from ppgan.models import build_nets
 from ppgan.utils.config import load_config
 from ppgan.utils.video import iter_frames
 
+# minutes of training: the slow set (pytest.ini), which CI runs too
+pytestmark = pytest.mark.slow
+
 MAIN = os.path.join(REPO, "tools", "main.py")
 
 # (config, overrides, warped / copied after training, trained / untrained reconstruction)
@@ -68,7 +71,8 @@ def _evaluate(common, weights, out):
     return l1, copied, warped
 
 
-@pytest.mark.parametrize("family", sorted(CASES))
+@pytest.mark.parametrize("family", [pytest.param(f, marks=pytest.mark.xdist_group("learning-" + f))  # in parallel
+                                    for f in sorted(CASES)])
 def test_synthetic_training_learns_the_motion(family, tmp_path):
     config_name, overrides, motion_ratio, trained_ratio = CASES[family]
     config = os.path.join(REPO, "configs", config_name)

@@ -136,8 +136,14 @@ def test_unsupported_extension(tmp_path):
         iter_frames(str(path))
 
 
-@pytest.mark.parametrize("name,content", [("bad.mp4", os.urandom(2048)), ("empty.mp4", b""),
-                                          ("bad.gif", os.urandom(512)), ("bad.png", os.urandom(512))])
+def _noise(seed, size):
+    """Fixed random bytes (the same in every process: pytest-xdist workers must collect the same tests)."""
+    return np.random.RandomState(seed).bytes(size)
+
+
+@pytest.mark.parametrize("name,content", [("bad.mp4", _noise(1, 2048)), ("empty.mp4", b""),
+                                          ("bad.gif", _noise(2, 512)), ("bad.png", _noise(3, 512))],
+                         ids=["bad.mp4", "empty.mp4", "bad.gif", "bad.png"])
 def test_corrupt_or_empty_files(tmp_path, name, content):
     path = tmp_path / name
     path.write_bytes(content)
