@@ -39,9 +39,14 @@ TPSMM_PROJECTIONS = 16
 def tpsmm_projections(key, grad):
     """The 16 projections of `grad` (PyTorch's shape) the TPSMM fixtures hold for the tensor named `key`
     ('<net>/<param>'). Drawn one r_j at a time: the same numbers as one (16,) + shape draw, in less memory."""
-    flat = np.asarray(grad, dtype=np.float64).ravel()
+    return tpsmm_projections_of_many(key, [grad])[0]
+
+
+def tpsmm_projections_of_many(key, grads):
+    """tpsmm_projections of several gradients of the tensor `key`, (len(grads), 16), from one set of draws."""
+    flats = np.stack([np.asarray(g, dtype=np.float64).ravel() for g in grads], axis=1)
     rng = np.random.RandomState(zlib.crc32(key.encode("utf-8")) & 0x7fffffff)
-    return np.array([rng.standard_normal(flat.size) @ flat for _ in range(TPSMM_PROJECTIONS)])
+    return np.stack([rng.standard_normal(flats.shape[0]) @ flats for _ in range(TPSMM_PROJECTIONS)], axis=1)
 
 
 def tpsmm_relative_distance(key, grad, ref_norm, ref_projections):
