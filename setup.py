@@ -24,6 +24,9 @@ setup(
         "onnx": ["paddle2onnx>=1.2", "onnxruntime>=1.16"],
         # benchmarks/training_study.py draws its learning curves with matplotlib
         "plots": ["matplotlib"],
+        # applications/tools/web_demo.py: the page (Gradio) and its browser test (Playwright, driving the system's
+        # chromium; nothing is downloaded)
+        "webui": ["gradio>=5", "playwright"],
         # Training curves and images in VisualDL (the trainer logs to train.log without it).
         "visualdl": ["visualdl"],
         # Only for cross-checking the converter against torch.load; conversion itself does not need it.
