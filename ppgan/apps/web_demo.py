@@ -13,6 +13,7 @@ import shutil
 import tempfile
 
 from ppgan.utils.errors import PPGanError
+from ppgan.utils.logger import get_logger
 
 from .demo import (DEFAULT_CONFIG, DEFAULT_WEIGHTS, HelpFormatter, animate_to_file, check_animation_args,
                    output_path, resolve_model)
@@ -20,6 +21,7 @@ from .demo import (DEFAULT_CONFIG, DEFAULT_WEIGHTS, HelpFormatter, animate_to_fi
 SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                        "applications", "samples")
 SHIPPED_FOMM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "default_model")
+logger = get_logger("ppgan.apps")
 MAX_FILE_SIZE = "100mb"  # per upload
 CROPS = ("auto", "face", "none")
 MODES = ("relative", "standard", "avd")
@@ -86,6 +88,10 @@ class WebDemo:
             count = animate_to_file(predictor, args, out)
         except (PPGanError, ValueError) as error:
             return None, "error: %s" % error
+        except Exception as error:  # a bug, not bad input: reported in the page and the log, the server goes on
+            logger.exception("animation failed")
+            return None, "error: the animation failed (%s: %s); the server log has the details" % (
+                type(error).__name__, error)
         return out, "animated %d frames" % count
 
 

@@ -60,6 +60,20 @@ def test_bad_inputs_give_the_command_lines_one_line_errors(web, tmp_path):
     assert len(os.listdir(web._root)) == 1 and not os.listdir(os.path.join(web._root, os.listdir(web._root)[0]))
 
 
+def test_an_unexpected_failure_is_one_message_and_the_next_request_works(web, monkeypatch):
+    from ppgan.apps import web_demo
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(web_demo, "animate_to_file", broken)
+    model = list(web.models)[0]
+    assert web.animate(SOURCE, DRIVING, model, crop="none") == (
+        None, "error: the animation failed (RuntimeError: disk on fire); the server log has the details")
+    monkeypatch.undo()
+    assert web.animate(SOURCE, DRIVING, model, crop="none")[1].startswith("animated ")
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
