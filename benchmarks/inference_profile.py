@@ -47,8 +47,7 @@ def export(spec):
     cls = predictor_class(spec["config"])
     predictor = cls(config=spec["config"], weight_path=spec["weights"], image_size=spec["image_size"],
                     backend="inference", num_threads=spec["threads"])
-    predictor.prepare_backend()
-    return predictor._backends[predictor.image_size].model_dir, spec["source"]
+    return predictor.prepare_backend().model_dir, spec["source"]
 
 
 def child(spec):

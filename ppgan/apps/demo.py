@@ -218,13 +218,20 @@ def main(argv=None):
     check_animation_args(args)
     config, weights = resolve_model(args.config, args.weight_path)
     out = output_path(args.output, args.filename)
+    _set_device(args.cpu)
+    animate_to_file(make_predictor(config, weights, args), args, out)
+    return 0
+
+
+def make_predictor(config, weights, args):
+    """The predictor of `config` + `weights` with the command line's options (`args`: image_size, batch_size,
+    threads, backend and the family's motion flags); animates at 256x256 when neither the config nor
+    --image_size gives a size."""
     from ppgan.apps.predictor import predictor_class
 
-    _set_device(args.cpu)
     cls = predictor_class(config)
     predictor = cls(config=config, weight_path=weights, image_size=args.image_size, batch_size=args.batch_size,
                     num_threads=args.threads, backend=args.backend, **cls.motion_options(args))
     if predictor.image_size is None:
         predictor.image_size = (256, 256)
-    animate_to_file(predictor, args, out)
-    return 0
+    return predictor

@@ -265,11 +265,11 @@ class AnimationPredictor:
     def prepare_backend(self, size=None):
         """Make ready what animating frames of `size` (H, W) needs (default: the model's image size): for a
         static backend, its first export at that size (minutes; cached on disk). Animating does this itself;
-        calling it first keeps that one-off wait out of a progress bar."""
+        calling it first keeps that one-off wait out of a progress bar. Returns the backend."""
         size = self.image_size if size is None else size
         if size is None:
             raise InputError("prepare_backend needs a size: this predictor takes frames of any size")
-        self._backend_for(tuple(int(n) for n in size))
+        return self._backend_for(tuple(int(n) for n in size))
 
     def _check_size(self, size):
         """A frame size the nets cannot process is one InputError (not a framework traceback)."""

@@ -16,7 +16,7 @@ from ppgan.utils.errors import PPGanError
 from ppgan.utils.logger import get_logger
 
 from .demo import (DEFAULT_CONFIG, DEFAULT_WEIGHTS, HelpFormatter, animate_to_file, check_animation_args,
-                   output_path, resolve_model)
+                   make_predictor, output_path, resolve_model)
 
 SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                        "applications", "samples")
@@ -46,17 +46,12 @@ class WebDemo:
         self._work = None
         atexit.register(shutil.rmtree, self._root, True)
 
-    def _predictor(self, config, weights, options):
-        from .predictor import predictor_class
-
-        key = (config, weights, tuple(sorted(options.items())))
+    def _predictor(self, config, weights, args):
+        """The CLI's predictor for these options, kept while the next request asks for the same."""
+        key = (config, weights, args.relative, args.adapt_scale, args.mode)
         if key not in self._predictors:
             self._predictors.clear()  # one model in memory at a time
-            cls = predictor_class(config)
-            predictor = cls(config=config, weight_path=weights, num_threads=self.threads, **options)
-            if predictor.image_size is None:
-                predictor.image_size = (256, 256)
-            self._predictors[key] = predictor
+            self._predictors[key] = make_predictor(config, weights, args)
         return self._predictors[key]
 
     def animate(self, source, driving, model, relative=True, adapt_scale=True, mode="relative", crop="auto",
@@ -76,14 +71,14 @@ class WebDemo:
             family = predictor_class(config).family
             args = argparse.Namespace(
                 source_image=source, driving_video=driving, threads=self.threads, batch_size=None, image_size=None,
+                backend="auto",
                 ratio=0.4, best_frame=None, find_best_frame=bool(find_best_frame), audio=bool(audio), crop=crop,
                 multi_person=False, no_progress=False,
                 relative=bool(relative) if family == "FirstOrderModel" else None,
                 adapt_scale=bool(adapt_scale) if family == "FirstOrderModel" else None,
                 mode=mode if family == "TPSMMModel" else None)
             check_animation_args(args)
-            options = predictor_class(config).motion_options(args)
-            predictor = self._predictor(config, weights, options)
+            predictor = self._predictor(config, weights, args)
             out = output_path(self._work, "result.mp4")
             count = animate_to_file(predictor, args, out)
         except (PPGanError, ValueError) as error:
