@@ -26,7 +26,7 @@ setup(
         "plots": ["matplotlib"],
         # applications/tools/web_demo.py: the page (Gradio) and its browser test (Playwright, driving the system's
         # chromium; nothing is downloaded)
-        "webui": ["gradio>=5", "playwright"],
+        "webui": ["gradio>=6", "playwright"],
         # Training curves and images in VisualDL (the trainer logs to train.log without it).
         "visualdl": ["visualdl"],
         # Only for cross-checking the converter against torch.load; conversion itself does not need it.

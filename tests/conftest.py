@@ -1,6 +1,8 @@
 """Shared fixtures: the parity fixture folder and a tiny model config."""
 import copy
 import os
+import socket
+import threading
 import warnings
 
 import numpy as np
@@ -21,6 +23,43 @@ PARITY_MODELS = ["vox", "vox-adv", "mgif", "zero-order", "multiscale-pad"]
 # on 2 cores), so that none of them starts last and ends the run late; the rest follow in file order.
 SLOWEST_FIRST = ["tests/test_docs.py", "tests/engine/test_learning.py", "tests/apps/test_shipped_models.py"]
 MAX_WORKERS = 4  # each worker holds a Paddle process of 1-2 GB and starts multi-threaded subprocesses
+
+
+class OutboundRecorder:
+    """A stand-in HTTP(S) proxy on loopback: a process told to reach other hosts through it (`env`) has every
+    attempt recorded here (its request line, e.g. 'CONNECT host:443 HTTP/1.1'; the connection is then closed)
+    instead of leaving the machine."""
+
+    def __init__(self):
+        self.requests = []
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(8)
+        self.url = "http://127.0.0.1:%d" % self._socket.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def env(self, base=None):
+        """`base` (default os.environ) with every proxy variable pointing here, loopback excepted."""
+        names = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+        env = dict(os.environ if base is None else base, **{name: self.url for name in names})
+        env.update(NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+        return env
+
+    def _serve(self):
+        while True:
+            try:
+                connection, _ = self._socket.accept()
+            except OSError:
+                return
+            with connection:
+                connection.settimeout(2)
+                try:
+                    self.requests.append(connection.recv(4096).split(b"\r\n", 1)[0].decode("latin-1"))
+                except OSError:
+                    pass
+
+    def close(self):
+        self._socket.close()
 
 
 def pytest_xdist_auto_num_workers(config):

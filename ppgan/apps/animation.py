@@ -48,6 +48,7 @@ class Animation:
         self.ratio = ratio
         self.progress = progress
         self.source_boxes, self.driving_box = [], None
+        self._references = {}  # (best_frame, find_best_frame) -> reference frame: the search runs once
         # a missing or unreadable video fails here, before any other work
         self.video = driving if isinstance(driving, VideoReader) else open_video(driving)
         self.driving_path = self.video.path
@@ -62,6 +63,12 @@ class Animation:
     def close(self):
         """Release the driving video."""
         self.video.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def _find_faces(self, crop, multi_person):
         faces = face_crop.detect_faces(self.source)
@@ -115,6 +122,23 @@ class Animation:
 
     def reference_frame(self, best_frame=None, find_best_frame=False):
         """The driving frame (model input) relative motion starts from, or None for the first frame."""
+        key = (best_frame, bool(find_best_frame))
+        if key not in self._references:
+            self._references[key] = self._find_reference(best_frame, find_best_frame)
+        return self._references[key]
+
+    def keypoints(self, best_frame=None, find_best_frame=False):
+        """((source input, its keypoints), (reference driving frame input, its keypoints)): the two images
+        relative motion compares, as the model sees them (the first face's square with face cropping), and
+        the keypoints the predictor detects on each ((N, 2), `detect_keypoints`)."""
+        source = self._source_inputs()[0]
+        reference = self.reference_frame(best_frame, find_best_frame)
+        if reference is None:
+            reference = self._frame_input(self._first_driving_frame())
+        detect = self.predictor.detect_keypoints
+        return (source, detect(source)), (reference, detect(reference))
+
+    def _find_reference(self, best_frame, find_best_frame):
         if find_best_frame:
             index = self.predictor.find_best_frame(self._source_inputs()[0], self._driving_inputs())
             logger.info("best matching driving frame: %d", index)

@@ -189,27 +189,49 @@ def _set_device(cpu):
         paddle.set_device("gpu")
 
 
-def animate_to_file(predictor, args, out):
-    """Animate --source_image by --driving_video with `predictor` into `out`; prints and returns the frame count."""
+def open_animation(predictor, args):
+    """The `Animation` of --source_image by --driving_video with the command line's framing options (--crop,
+    --ratio, --multi_person, --no-progress), after checking --best_frame against the video; close it (or use
+    it in a `with`) when done."""
     from ppgan.apps.animation import Animation
-    from ppgan.utils.video import open_video, output_kind
+    from ppgan.utils.video import open_video
+
+    driving = open_video(args.driving_video)  # once: the animation reads every pass from this reader
+    try:
+        if args.best_frame is not None:
+            total = driving.count()
+            if args.best_frame >= total:
+                raise InputError("--best_frame %d is past the end of the driving video (%d frames)"
+                                 % (args.best_frame, total))
+        return Animation(predictor, args.source_image, driving, crop=args.crop, ratio=args.ratio,
+                         multi_person=args.multi_person, progress=not args.no_progress)
+    except BaseException:
+        driving.close()
+        raise
+
+
+def write_animation(animation, args, out):
+    """Write `animation` into `out` with --best_frame / --find_best_frame / --audio; prints and returns the
+    frame count."""
+    count = animation.write(out, best_frame=args.best_frame, find_best_frame=args.find_best_frame,
+                            audio=args.audio)
+    print("wrote %s (%d frames)" % (out, count))
+    return count
+
+
+def check_output(args, out):
+    """The checks of the result's path `out` that need no work first."""
+    from ppgan.utils.video import output_kind
 
     if args.audio and output_kind(out) != "mp4":
         raise InputError("--audio needs an .mp4 result, not '%s'" % os.path.basename(out))
-    driving = open_video(args.driving_video)  # once: the animation reads every pass from this reader
-    try:
-        total = driving.count() if args.best_frame is not None else None
-        if args.best_frame is not None and args.best_frame >= total:
-            raise InputError("--best_frame %d is past the end of the driving video (%d frames)"
-                             % (args.best_frame, total))
-        animation = Animation(predictor, args.source_image, driving, crop=args.crop, ratio=args.ratio,
-                              multi_person=args.multi_person, progress=not args.no_progress)
-        count = animation.write(out, best_frame=args.best_frame, find_best_frame=args.find_best_frame,
-                                audio=args.audio)
-    finally:
-        driving.close()
-    print("wrote %s (%d frames)" % (out, count))
-    return count
+
+
+def animate_to_file(predictor, args, out):
+    """Animate --source_image by --driving_video with `predictor` into `out`; prints and returns the frame count."""
+    check_output(args, out)
+    with open_animation(predictor, args) as animation:
+        return write_animation(animation, args, out)
 
 
 def main(argv=None):

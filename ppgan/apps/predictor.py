@@ -117,6 +117,7 @@ class AnimationPredictor:
     optional_nets = ()     # nets loaded when the config and the weights have them
     # batch_size=None: the fastest batch per CPU backend (benchmarks/animate.py at vox-256, 2 cores); on GPU 8
     BATCH_SIZES = {"dygraph": 1, "inference": 1, "onnx": 1}
+    points_per_transform = 1  # keypoints of `shape_points` that describe one local transform
 
     def __init__(self, config=None, weight_path=None, image_size=None, batch_size=None, num_threads=None,
                  backend="auto", device=None, use_trt=False, model_dir=None):
@@ -301,6 +302,13 @@ class AnimationPredictor:
     def shape_points(kp):
         """The (B, N, 2) points of a keypoint dict whose shape find_best_frame compares."""
         raise NotImplementedError
+
+    def detect_keypoints(self, image):
+        """The (N, 2) keypoints (x, y) in [-1, 1] of one image (HxWx3) as the model sees it: `shape_points` of
+        the keypoint detector's output; consecutive runs of `points_per_transform` belong to one transform."""
+        img = self._prepare(image, self.image_size, "image")
+        backend = self._backend_for(img.shape[:2])
+        return np.asarray(self.shape_points(backend.keypoints(_nchw([img])))[0])
 
     def find_best_frame(self, source, driving):
         """Index of the driving frame whose keypoint shape is closest to the source's (pose-free).

@@ -22,6 +22,7 @@ class TPSMMPredictor(AnimationPredictor):
     family = "TPSMMModel"
     optional_nets = ("avd_network",)
     BATCH_SIZES = {"dygraph": 1, "inference": 1, "onnx": 1}  # docs/en_US/deployment.md, "TPSMM models"
+    points_per_transform = 5  # the control points of one thin-plate spline (paper, Sec. 3.1)
 
     def __init__(self, config=None, weight_path=None, mode="relative", image_size=None, batch_size=None,
                  num_threads=None, backend="auto", device=None, use_trt=False, model_dir=None):

@@ -112,16 +112,21 @@ def _disc_coverage(cx, cy, radius, box):
     return mask.astype(np.float32) / 255.0
 
 
-def draw_keypoints(image, kp, kp_size=5, colormap_name="gist_rainbow"):
-    """Return a float32 HxWx3 copy of `image` with keypoint k (of K, (x, y) in [-1, 1]) as a disc of colour k."""
+def draw_keypoints(image, kp, kp_size=5, colormap_name="gist_rainbow", group=1):
+    """Return a float32 HxWx3 copy of `image` with keypoint k (of K, (x, y) in [-1, 1]) as a disc of colour k.
+
+    group: consecutive keypoints sharing a colour (the 5 control points of one TPSMM thin-plate spline).
+    """
     out = _as_float_image(image)
     if not kp_size > 0:
         raise ValueError(f"kp_size (disc radius in pixels) must be positive, got {kp_size!r}")
     kp = np.asarray(_to_numpy(kp), dtype=np.float64)
     if kp.ndim != 2 or kp.shape[1] != 2:
         raise InputError(f"keypoints have shape {kp.shape}; expected (K, 2) of (x, y)")
+    if int(group) < 1:
+        raise ValueError(f"group (keypoints per colour) must be at least 1, got {group!r}")
     height, width = out.shape[:2]
-    colors = colormap(colormap_name, len(kp))
+    colors = np.repeat(colormap(colormap_name, -(-len(kp) // int(group))), int(group), axis=0)[:len(kp)]
     pixels = kp_to_pixels(kp, height, width)
     reach = kp_size + 2
     for (cx, cy), color in zip(pixels, colors):
@@ -135,6 +140,33 @@ def draw_keypoints(image, kp, kp_size=5, colormap_name="gist_rainbow"):
         patch = out[y0:y1, x0:x1]
         out[y0:y1, x0:x1] = patch * (1.0 - alpha) + color * alpha
     return out
+
+
+def resize_keypoints(kp, shape, new_shape):
+    """Keypoints (..., 2) of an image of `shape` (H, W) -> the same points on that image resized to `new_shape`.
+
+    Both use the model's align_corners=True coordinates; a resize maps pixel centres as
+    (p + 0.5) * new / old - 0.5 (OpenCV's and Paddle's half-pixel convention).
+    """
+    kp = np.asarray(_to_numpy(kp), dtype=np.float64)
+    old = np.array([shape[1], shape[0]], dtype=np.float64)
+    new = np.array([new_shape[1], new_shape[0]], dtype=np.float64)
+    pixels = kp_to_pixels(kp, shape[0], shape[1])
+    moved = (pixels + 0.5) * new / old - 0.5
+    return moved / np.maximum(new - 1.0, 1.0) * 2.0 - 1.0
+
+
+def keypoint_preview(image, kp, height=256, group=1, colormap_name="gist_rainbow"):
+    """`image` enlarged (bicubic) to `height` rows with its keypoints drawn: a picture of what the keypoint
+    detector found, large enough to see at the model's small input sizes."""
+    import cv2
+
+    image = _as_float_image(image)
+    h, w = image.shape[:2]
+    shape = (int(height), max(1, int(round(w * height / h))))
+    big = np.clip(cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC), 0.0, 1.0)
+    return draw_keypoints(big, resize_keypoints(kp, (h, w), shape), kp_size=max(2.0, height / 64.0),
+                          colormap_name=colormap_name, group=group)
 
 
 def make_grid(images, ncols):

@@ -331,3 +331,35 @@ def test_the_progress_bar_starts_after_the_one_off_work(model, inputs, tmp_path,
     anim = animation.Animation(predictor, inputs[0], inputs[1], crop="none", progress=False)
     assert anim.write(str(tmp_path / "out.mp4"), find_best_frame=True) == 12
     assert events == ["prepare", "best frame", "bar"]
+
+
+def test_the_animations_keypoints_are_the_predictors_on_the_frames_it_animates(model, tiny_config, rng, tmp_path,
+                                                                                monkeypatch):
+    """Animation.keypoints: the source and the reference driving frame as the model sees them, with the keypoints
+    the predictor detects there; the best-frame search behind the reference runs once for preview and write."""
+    from ppgan.apps.animation import Animation
+
+    p = FirstOrderPredictor(tiny_config, model[1])
+    video = _frames(rng, 6, 32, 32)
+    source = str(tmp_path / "source.png")
+    save_image(source, video[3])
+    driving = str(tmp_path / "driving.mp4")
+    write_video(driving, video, fps=10)
+    searches = []
+    search = p.find_best_frame
+    monkeypatch.setattr(p, "find_best_frame", lambda *a: searches.append(1) or search(*a))
+    with Animation(p, source, driving, crop="none", progress=False) as animation:
+        (src, kp_src), (ref, kp_ref) = animation.keypoints()
+        decoded = list(animation._driving_inputs())
+        first = decoded[0]
+        np.testing.assert_array_equal(ref, first)  # no best frame: the first driving frame
+        assert src.shape == (32, 32, 3) and kp_src.shape == (tiny_config["model"]["common"]["num_kp"], 2)
+        # absolute motion hands the generator the driving keypoints as detected: the same points
+        absolute = FirstOrderPredictor(tiny_config, model[1], relative=False)
+        for image, kp in ((src, kp_src), (first, kp_ref)):
+            np.testing.assert_allclose(kp, absolute.animate(src, image[None], return_keypoints=True)[1]["value"][0],
+                                       atol=1e-6)
+        (_, _), (best, _) = animation.keypoints(find_best_frame=True)
+        assert animation.write(str(tmp_path / "out.mp4"), find_best_frame=True) == 6
+    assert searches == [1]
+    np.testing.assert_array_equal(best, decoded[3])  # the frame equal to the source

@@ -228,3 +228,35 @@ def test_keypoint_dict_without_points_is_an_input_error():
     source, driving, out = _tpsmm_step()
     with pytest.raises(InputError, match="fg_kp"):
         Visualizer().visualize(source, driving, {"kp_source": {"jacobian": out["kp_source"]["fg_kp"]}})
+
+
+def test_resize_keypoints_follows_the_pixels_of_a_resize():
+    """A point on a pixel centre of the small image lands on the centre of the same content after cv2.resize."""
+    import cv2
+
+    from ppgan.utils.visual import resize_keypoints
+
+    small = np.zeros((8, 12), np.float32)
+    small[2, 9] = 1.0
+    kp = np.array([[2 * 9 / 11 - 1, 2 * 2 / 7 - 1]])  # column 9, row 2 on the align_corners grid
+    big = cv2.resize(small, (48, 32), interpolation=cv2.INTER_LINEAR)
+    rows, cols = np.mgrid[:32, :48]
+    centre = [(big * cols).sum() / big.sum(), (big * rows).sum() / big.sum()]
+    np.testing.assert_allclose(kp_to_pixels(resize_keypoints(kp, (8, 12), (32, 48)), 32, 48)[0], centre, atol=1e-6)
+    np.testing.assert_allclose(resize_keypoints(kp, (8, 12), (8, 12)), kp)
+
+
+def test_keypoint_preview_enlarges_and_colours_by_transform():
+    from ppgan.utils.visual import keypoint_preview
+
+    image = np.zeros((16, 24, 3), np.uint8)
+    kp = np.array([[-0.5, -0.5], [0.5, -0.5], [-0.5, 0.5], [0.5, 0.5]])
+    out = keypoint_preview(image, kp, height=64, group=2)
+    assert out.shape == (64, 96, 3) and out.dtype == np.float32
+    px = np.round(kp_to_pixels(kp, 64, 96)).astype(int)
+    colours = [out[r, c] for c, r in px]
+    np.testing.assert_allclose(colours[0], colours[1])  # one transform, one colour
+    np.testing.assert_allclose(colours[2], colours[3])
+    assert np.abs(colours[0] - colours[2]).max() > 0.3
+    with pytest.raises(ValueError, match="group"):
+        draw_keypoints(image, kp, group=0)
