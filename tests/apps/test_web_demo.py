@@ -174,6 +174,10 @@ def test_the_page_in_a_real_browser(tmp_path):
         played.write_bytes(response.body())
         frames, fps = _frames(str(played))
         assert len(frames) == len(driving) and fps == pytest.approx(driving_fps)
+        # the frames the page played are the command line's with the same (default) options
+        assert demo.main(["--source_image", SOURCE, "--driving_video", DRIVING, "--output", str(tmp_path / "cli"),
+                          "--no-progress"]) == 0
+        assert np.abs(frames - _frames(str(tmp_path / "cli" / "result.mp4"))[0]).max() <= 2
         for preview in ("#kp_source img", "#kp_reference img"):
             picture = page.request.get(page.get_attribute(preview, "src"))
             assert picture.ok and picture.body()[:8] == b"\x89PNG\r\n\x1a\n"
