@@ -14,6 +14,7 @@ import pytest
 from conftest import REPO, OutboundRecorder
 from ppgan.apps import demo
 from ppgan.apps.web_demo import PREVIEW_HEIGHT, SAMPLES, WebDemo
+from ppgan.utils.errors import PPGanError
 from ppgan.utils.video import open_video
 
 SOURCE = os.path.join(SAMPLES, "source_b.png")
@@ -255,3 +256,20 @@ def test_twenty_requests_half_bad_leave_memory_and_disk_as_they_were(tmp_path):
     print("server RSS after each request (MiB):", " ".join("%.0f" % (kib / 1024) for kib in memory))
     assert memory[-1] <= 1.1 * memory[0], memory
     assert recorder.requests == [], recorder.requests
+
+
+def test_weights_that_do_not_fit_the_given_model_are_the_clis_message_in_the_page(tmp_path):
+    """--config of the shipped FOMM with the shipped TPSMM's weights: the page's 'given' model answers with the
+    CLI's checkpoint message."""
+    from ppgan.apps.demo import DEFAULT_WEIGHTS
+    from ppgan.apps.web_demo import SHIPPED_FOMM
+
+    config = os.path.join(SHIPPED_FOMM, "config.yaml")
+    web = WebDemo(config, DEFAULT_WEIGHTS)
+    given = [name for name in web.models if name.startswith("given")][0]
+    update = web.animate(SOURCE, DRIVING, given, crop="none")
+    assert update.video is None and "\n" not in update.message, update.message
+    with pytest.raises(PPGanError) as cli:
+        demo.main(["--config", config, "--weight_path", DEFAULT_WEIGHTS, "--source_image", SOURCE,
+                   "--driving_video", DRIVING, "--output", str(tmp_path), "--no-progress", "--crop", "none"])
+    assert update.message == "error: %s" % cli.value
