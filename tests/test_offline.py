@@ -24,7 +24,8 @@ def _relu(path):
     onnx.save(helper.make_model(graph), path)
 
 
-@pytest.mark.xdist_group("offline")  # mostly waiting: its own unit, beside the others
+@pytest.mark.slow  # 20 s of waiting for an upload that must not come
+@pytest.mark.xdist_group("offline")
 def test_importing_ppgan_turns_off_onnx_runtimes_telemetry(tmp_path):
     """Two processes run the same ONNX Runtime session behind a recording proxy, one after `import ppgan`: the other
     one's upload (ONNX Runtime 1.29+ on Linux) shows the recorder would see it; ppgan's must send nothing and leave
