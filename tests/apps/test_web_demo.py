@@ -15,7 +15,7 @@ from conftest import REPO, OutboundRecorder
 from ppgan.apps import demo
 from ppgan.apps.web_demo import PREVIEW_HEIGHT, SAMPLES, WebDemo
 from ppgan.utils.errors import PPGanError
-from ppgan.utils.video import open_video
+from ppgan.utils.video import open_video, read_frames, video_fps, write_video
 
 SOURCE = os.path.join(SAMPLES, "source_b.png")
 DRIVING = os.path.join(SAMPLES, "driving.mp4")
@@ -23,11 +23,15 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 def _frames(path):
-    video = open_video(path)
-    try:
+    with open_video(path) as video:
         return np.stack(list(video)).astype(np.int16), video.fps
-    finally:
-        video.close()
+
+
+def _first_frames(path, count):
+    """Write the driving sample's first `count` frames, at its frame rate, to `path` (for tests about the page,
+    not the model); returns `path`."""
+    write_video(path, read_frames(DRIVING, range(count)), fps=video_fps(DRIVING))
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +72,8 @@ def test_bad_inputs_give_the_command_lines_one_line_errors(web, tmp_path):
 
 def test_an_unexpected_failure_is_one_message_and_the_next_request_works(web, monkeypatch, tmp_path):
     from ppgan.apps import web_demo
-    from ppgan.utils.video import read_frames, write_video
 
-    short = str(tmp_path / "short.mp4")
-    write_video(short, read_frames(DRIVING)[:8], fps=25)
+    short = _first_frames(str(tmp_path / "short.mp4"), 8)
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
@@ -217,10 +219,9 @@ def test_twenty_requests_half_bad_leave_memory_and_disk_as_they_were(tmp_path):
     _require_browser(browser=False)
     from gradio_client import Client, handle_file
 
-    from ppgan.utils.video import read_frames, save_image, write_video
+    from ppgan.utils.video import save_image
 
-    short = str(tmp_path / "short.mp4")  # the sample's first 20 frames: the soak is about the server, not the model
-    write_video(short, read_frames(DRIVING)[:20], fps=25)
+    short = _first_frames(str(tmp_path / "short.mp4"), 20)  # the soak is about the server, not the model
     blank = str(tmp_path / "blank.png")
     save_image(blank, np.full((64, 64, 3), 128, np.uint8))
     corrupt = tmp_path / "corrupt.mp4"
