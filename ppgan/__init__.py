@@ -14,4 +14,4 @@ os.environ.setdefault("ORT_TELEMETRY_DISABLED", "1")
 # Paddle warns at import about a compiler cache used only for building custom C++ ops.
 warnings.filterwarnings("ignore", message=".*ccache.*")
 
-from . import utils, modules, models, datasets, apps  # noqa: F401,E402
+from . import utils, modules, models, datasets, detectors, apps  # noqa: F401,E402

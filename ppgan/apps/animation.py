@@ -28,12 +28,13 @@ class Animation:
     crop: 'none', 'face' or 'auto' (face when the source has one, else none).
     ratio: soft-edge width of the pasted faces (face cropping).
     multi_person: animate every face of the source instead of the largest.
+    face_detector: 'auto', 'dlib' or 'haar' (ppgan.apps.face_crop.face_detector), or a detector object.
     driving: the path of the driving video, or that video opened by `open_video` (the animation then owns it);
     it stays open until `close()`.
     """
 
     def __init__(self, predictor, source_path, driving, crop="auto", ratio=0.4, multi_person=False,
-                 progress=True):
+                 progress=True, face_detector="auto"):
         if crop not in ("none", "face", "auto"):
             raise InputError("crop must be none, face or auto, got %r" % (crop,))
         self.predictor = predictor
@@ -47,6 +48,7 @@ class Animation:
         self.output_shape = tuple(max(1, int(round(n * scale))) for n in self.source.shape[:2])
         self.ratio = ratio
         self.progress = progress
+        self.face_detector = face_detector
         self.source_boxes, self.driving_box = [], None
         self._references = {}  # (best_frame, find_best_frame) -> reference frame: the search runs once
         # a missing or unreadable video fails here, before any other work
@@ -71,13 +73,13 @@ class Animation:
         self.close()
 
     def _find_faces(self, crop, multi_person):
-        faces = face_crop.detect_faces(self.source)
+        faces = face_crop.detect_faces(self.source, self.face_detector)
         if not faces:
             if crop == "face":
                 raise InputError("no face found in the source image; use --crop none to animate the whole image")
             logger.info("no face found in the source image: animating the whole image (--crop none)")
             return
-        box = face_crop.driving_face_box(self._driving_frames())
+        box = face_crop.driving_face_box(self._driving_frames(), detector=self.face_detector)
         if box is None:
             if crop == "face":
                 raise InputError("no face found in the first frames of the driving video; use --crop none")

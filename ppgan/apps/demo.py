@@ -73,10 +73,14 @@ def add_animation_args(parser):
     parser.add_argument("--audio", action="store_true",
                         help="copy the driving video's audio track into the result (.mp4 only)")
     parser.add_argument("--crop", choices=("none", "face", "auto"), default="auto",
-                        help="face: animate a square around the face of source and driving (OpenCV face detector) and "
+                        help="face: animate a square around the face of source and driving (see --face_detector) and "
                              "paste it back into the full source; none: animate the whole frame, padded to a "
                              "square (never stretched), written at the model's resolution; auto: face when a face is "
                              "found in the source, else none")
+    parser.add_argument("--face_detector", choices=("auto", "dlib", "haar"), default="auto",
+                        help="face detector of --crop face/auto: dlib (HOG detector and 68 landmarks; also turned and "
+                             "tilted faces; pip install 'ppgan-fomm[eval]'), haar (OpenCV's Haar cascade: frontal faces "
+                             "only) or auto (dlib when installed, else haar)")
     parser.add_argument("--ratio", type=float, default=0.4,
                         help="with face cropping, the width of the soft edge where the animated face is blended "
                              "into the source, as a fraction of the radius of the ellipse inside the crop (0 < ratio <= 1)")
@@ -204,7 +208,8 @@ def open_animation(predictor, args):
                 raise InputError("--best_frame %d is past the end of the driving video (%d frames)"
                                  % (args.best_frame, total))
         return Animation(predictor, args.source_image, driving, crop=args.crop, ratio=args.ratio,
-                         multi_person=args.multi_person, progress=not args.no_progress)
+                         multi_person=args.multi_person, progress=not args.no_progress,
+                         face_detector=args.face_detector)
     except BaseException:
         driving.close()
         raise

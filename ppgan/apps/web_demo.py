@@ -119,7 +119,7 @@ class WebDemo:
         args = argparse.Namespace(
             source_image=source, driving_video=driving, threads=self.threads, batch_size=None, image_size=None,
             backend="auto", ratio=0.4, best_frame=None, find_best_frame=bool(find_best_frame), audio=bool(audio),
-            crop=crop, multi_person=False, no_progress=False,
+            crop=crop, multi_person=False, no_progress=False, face_detector="auto",
             relative=bool(relative) if family == "FirstOrderModel" else None,
             adapt_scale=bool(adapt_scale) if family == "FirstOrderModel" else None,
             mode=mode if family == "TPSMMModel" else None)

@@ -180,9 +180,9 @@ def track(boxes, cuts=(), iou_previous=0.3, iou_initial=0.25, max_gap=5, max_fra
     A box continues the current clip when its IoU with the clip's previous box is at least `iou_previous` (the
     same subject) and with the clip's first box at least `iou_initial` (the authors' rule: the subject has not
     wandered off, so one fixed crop still frames it), both boxes enlarged by `increase` as the crop will be (a
-    drift is measured against the crop's scale, not the detector's box). A clip ends at a scene cut (a frame index in `cuts`),
-    when the subject is missing for more than `max_gap` frames in a row, and after `max_frames` frames; frames
-    missing inside a clip belong to it, those after its last box do not.
+    drift is measured against the crop's scale, not the detector's box). A clip ends at a scene cut (a frame
+    index in `cuts`), when the subject is missing for more than `max_gap` frames in a row, and after `max_frames`
+    frames; frames missing inside a clip belong to it, those after its last box do not.
     """
     clips, current = [], None  # current: [start, last frame with a box, first box, last box, extent]
     cuts = set(cuts)

@@ -1,6 +1,3 @@
-import subprocess
-import sys
-
 import cv2
 import numpy as np
 import pytest
@@ -8,7 +5,6 @@ import pytest
 from ppgan.apps import face_crop
 from ppgan.apps.face_crop import (
     DEFAULT_MARGIN,
-    FaceDetectorUnavailable,
     crop_square,
     detect_faces,
     driving_face_box,
@@ -18,7 +14,9 @@ from ppgan.apps.face_crop import (
     square_box,
     unfit_square,
 )
-from ppgan.utils.errors import InputError, PPGanError
+from ppgan.utils.errors import InputError
+
+HAAR = "haar"
 
 # No photograph of a face ships with anything installed here, so detection is checked on
 # drawn faces: a blurred skin ellipse with dark brows, eyes, nostrils and mouth and a light
@@ -59,14 +57,6 @@ def _smooth_image(height, width):
                      0.3 + 0.2 * np.sin((xx + yy) / 13.0)], axis=2).astype(np.float32)
 
 
-@pytest.fixture
-def fresh_detector():
-    """Forget the cached detector before and after a test that tampers with its lookup."""
-    face_crop._face_detector.cache_clear()
-    yield
-    face_crop._face_detector.cache_clear()
-
-
 # --- detection ---------------------------------------------------------------------------------
 
 def test_no_faces_in_blank_or_noise(rng):
@@ -77,72 +67,30 @@ def test_no_faces_in_blank_or_noise(rng):
 
 def test_detects_drawn_face_centred_uint8_and_float():
     image = _faces_image(240, 320, [(180, 110, 1.0)])
-    boxes = detect_faces(image)
+    boxes = detect_faces(image, HAAR)
     assert len(boxes) == 1
     x, y, w, h = boxes[0]
     assert abs(x + w / 2 - 180) <= 6 and abs(y + h / 2 - 110) <= 6
     assert 70 <= w <= 140 and w == h
-    assert detect_faces(image.astype(np.float32) / 255.0) == boxes
+    assert detect_faces(image.astype(np.float32) / 255.0, HAAR) == boxes
 
 
 def test_several_faces_largest_first_and_min_size():
     image = _faces_image(300, 520, [(120, 150, 0.7), (360, 150, 1.4)])
-    boxes = detect_faces(image)
+    boxes = detect_faces(image, HAAR)
     assert len(boxes) == 2
     assert boxes[0][2] > boxes[1][2]
     assert abs(boxes[0][0] + boxes[0][2] / 2 - 360) <= 8 and abs(boxes[1][0] + boxes[1][2] / 2 - 120) <= 8
     # The small face's box (~90 px) is under 40% of the 300 px side; the large one's (~170 px) is not.
-    assert len(detect_faces(image, min_size_fraction=0.4)) == 1
+    assert len(detect_faces(image, HAAR, min_size_fraction=0.4)) == 1
     with pytest.raises(InputError, match="min_size_fraction"):
-        detect_faces(image, min_size_fraction=0)
+        detect_faces(image, HAAR, min_size_fraction=0)
 
 
 def test_large_image_detected_at_reduced_size_and_scaled_back():
     image = _faces_image(1200, 1600, [(900, 600, 4.0)])
-    (x, y, w, h), = detect_faces(image)
+    (x, y, w, h), = detect_faces(image, HAAR)
     assert abs(x + w / 2 - 900) <= 20 and abs(y + h / 2 - 600) <= 20 and w > 300
-
-
-def test_detector_loaded_once(monkeypatch, fresh_detector):
-    made = []
-    real = cv2.CascadeClassifier
-
-    def counting(path):
-        made.append(path)
-        return real(path)
-
-    monkeypatch.setattr(cv2, "CascadeClassifier", counting)
-    image = np.full((64, 64, 3), 100, np.uint8)
-    detect_faces(image)
-    detect_faces(image)
-    assert len(made) == 1 and made[0].endswith(face_crop.CASCADE_FILE)
-
-
-def test_module_import_does_not_load_the_detector():
-    code = ("import cv2; del cv2.CascadeClassifier; import ppgan.apps.face_crop as f; "
-            "print(f._face_detector.cache_info().currsize)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "0"
-
-
-def test_missing_cascade_is_a_clear_error(monkeypatch, tmp_path, fresh_detector):
-    monkeypatch.setattr(face_crop, "_cascade_candidates", lambda: [str(tmp_path / face_crop.CASCADE_FILE)])
-    with pytest.raises(FaceDetectorUnavailable, match=r"not found in .*pip install 'opencv-python-headless>=4.5,<5'"):
-        detect_faces(np.zeros((64, 64, 3), np.uint8))
-    assert issubclass(FaceDetectorUnavailable, PPGanError)
-
-
-def test_corrupt_cascade_and_opencv_without_cascades(monkeypatch, tmp_path, fresh_detector):
-    bad = tmp_path / face_crop.CASCADE_FILE
-    bad.write_text("not a cascade")
-    monkeypatch.setattr(face_crop, "_cascade_candidates", lambda: [str(bad)])
-    with pytest.raises(FaceDetectorUnavailable, match="could not load"):
-        detect_faces(np.zeros((64, 64, 3), np.uint8))
-    face_crop._face_detector.cache_clear()
-    monkeypatch.delattr(cv2, "CascadeClassifier")
-    with pytest.raises(FaceDetectorUnavailable, match="no CascadeClassifier.*<5"):
-        detect_faces(np.zeros((64, 64, 3), np.uint8))
 
 
 # --- square boxes ------------------------------------------------------------------------------
@@ -318,14 +266,14 @@ def test_fit_square_padding_values_and_exact_inverse():
 
 def test_driving_face_box_covers_the_moving_face():
     frames = [_faces_image(240, 320, [(150 + 4 * t, 120 + 2 * t, 1.0)]) for t in range(6)]
-    box = driving_face_box(frames)
+    box = driving_face_box(frames, detector=HAAR)
     x, y, side, side2 = box
     assert side == side2
     for frame in frames:
-        (face,) = detect_faces(frame)
+        (face,) = detect_faces(frame, HAAR)
         sx, sy, ss, _ = square_box(face, frame.shape)
         assert x <= sx and y <= sy and sx + ss <= x + side and sy + ss <= y + side
-    assert side <= 1.3 * square_box(detect_faces(frames[0])[0], frames[0].shape)[2]
+    assert side <= 1.3 * square_box(detect_faces(frames[0], HAAR)[0], frames[0].shape)[2]
 
 
 def test_driving_face_box_streams_and_handles_no_face(rng):
@@ -336,7 +284,7 @@ def test_driving_face_box_streams_and_handles_no_face(rng):
             read.append(t)
             yield rng.uniform(0, 1, (64, 64, 3)).astype(np.float32)
 
-    assert driving_face_box(noise(), max_frames=5) is None
+    assert driving_face_box(noise(), max_frames=5, detector=HAAR) is None
     assert len(read) == 5
     with pytest.raises(InputError, match="one size"):
         driving_face_box([np.zeros((32, 32, 3)), np.zeros((32, 40, 3))])
@@ -344,7 +292,31 @@ def test_driving_face_box_streams_and_handles_no_face(rng):
 
 def test_driving_face_box_ignores_outlier_detections(monkeypatch):
     script = iter([[(100, 100, 50, 50)], [(104, 102, 50, 50)], [], [(10, 10, 20, 20)], [(102, 98, 52, 52)]])
-    monkeypatch.setattr(face_crop, "detect_faces", lambda frame, min_size_fraction: next(script))
+    monkeypatch.setattr(face_crop, "detect_faces", lambda frame, detector, min_size_fraction: next(script))
     frames = [np.zeros((300, 300, 3), np.uint8)] * 5
-    box = driving_face_box(frames, margin=0)
+    box = driving_face_box(frames, margin=0, detector=HAAR)
     assert box == (100, 98, 54, 54)  # union of the three consistent squares only
+
+
+# --- detectors ---------------------------------------------------------------------------------
+
+def test_face_box_from_landmarks_is_a_square_over_the_brows():
+    from ppgan.detectors import Face
+    landmarks = np.array([[100.0, 100.0], [200.0, 100.0], [150.0, 200.0]])  # extent 100 x 100, centre (150, 150)
+    x, y, w, h = face_crop.face_box(Face((0, 0, 5, 5), 1.0, landmarks))
+    assert w == h == 114 and x + w / 2 == 150 and y + h / 2 == 134  # 1.14x the extent, raised 0.16 of it
+    assert face_crop.face_box(Face((3, 4, 50, 60), 1.0)) == (3, 4, 50, 60)
+
+
+def test_auto_detector_falls_back_to_haar_once_without_dlib(monkeypatch, caplog):
+    monkeypatch.setattr(face_crop, "dlib_installed", lambda: False)
+    face_crop._built_detector.cache_clear()
+    try:
+        with caplog.at_level("INFO", logger="ppgan.apps"):
+            detectors = [face_crop.face_detector("auto") for _ in range(3)]
+        assert all(type(d).__name__ == "HaarFaceDetector" for d in detectors)
+        assert sum("pip install 'ppgan-fomm[eval]'" in r.getMessage() for r in caplog.records) == 1
+    finally:
+        face_crop._built_detector.cache_clear()
+    with pytest.raises(InputError, match="face detector must be one of auto, dlib, haar"):
+        face_crop.face_detector("mtcnn")

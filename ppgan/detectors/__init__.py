@@ -1,0 +1,11 @@
+"""Detectors: face boxes and landmarks, face identity embeddings, body pose; registered plug-ins built by name.
+
+One detector stack serves face cropping in the demo, dataset preparation from raw videos and the paper's
+metrics (AKD, MKR, AED). The defaults run offline from the `eval` extra (dlib); OpenCV's Haar cascade needs
+nothing more. Libraries are imported when a detector is built, not when this package is.
+"""
+from .base import (MISSING, NUM_FACE_LANDMARKS, OPENPOSE_18, Face, FaceDetector, FaceEmbedder,  # noqa: F401
+                   PoseEstimator, largest_first, missing_points)
+from .builder import (FACE_DETECTORS, FACE_EMBEDDERS, POSE_ESTIMATORS, DetectorUnavailable,  # noqa: F401
+                      build_face_detector, build_face_embedder, build_pose_estimator)
+from . import haar, dlib_face  # noqa: F401,E402  (registers the classes)

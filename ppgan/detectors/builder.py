@@ -1,0 +1,53 @@
+"""Registries of the detectors, and building one from a name or a config dict.
+
+Three kinds, one registry each: FACE_DETECTORS (face boxes, with 68 landmarks where the detector has them),
+FACE_EMBEDDERS (identity descriptors of a face) and POSE_ESTIMATORS (body keypoints). A config entry is a
+name (``dlib``) or a dict whose ``name`` picks the class and whose other keys are its arguments
+(``{name: dlib, upsample: 2}``); unknown names and keys are errors that list the choices.
+"""
+from ppgan.utils.errors import ConfigError, PPGanError
+from ppgan.utils.registry import Registry
+
+FACE_DETECTORS = Registry("face detector")
+FACE_EMBEDDERS = Registry("face embedder")
+POSE_ESTIMATORS = Registry("pose estimator")
+
+EVAL_EXTRA = "pip install 'ppgan-fomm[eval]'"
+
+
+class DetectorUnavailable(PPGanError):
+    """A detector's library or model file is not installed; the message names what to install."""
+
+
+def _build(registry, cfg, what):
+    if isinstance(cfg, str):
+        cfg = {"name": cfg}
+    try:
+        return registry.build(cfg)
+    except ConfigError as e:
+        raise e.with_prefix(what) from None
+
+
+def build_face_detector(cfg="dlib"):
+    """A face detector from a registered name or {name: ..., arguments}."""
+    return _build(FACE_DETECTORS, cfg, "face_detector")
+
+
+def build_face_embedder(cfg="dlib"):
+    """A face identity embedder from a registered name or {name: ..., arguments}."""
+    return _build(FACE_EMBEDDERS, cfg, "face_embedder")
+
+
+def build_pose_estimator(cfg):
+    """A body pose estimator from a registered name or {name: ..., arguments}."""
+    return _build(POSE_ESTIMATORS, cfg, "pose_estimator")
+
+
+def require_module(module, detector, install=EVAL_EXTRA):
+    """Import `module` for `detector`, or raise DetectorUnavailable naming what to install."""
+    import importlib
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise DetectorUnavailable("the %s needs the Python package '%s', which is not installed (%s); install it "
+                                  "with %s" % (detector, module, e, install)) from e

@@ -1,0 +1,215 @@
+"""tools/evaluate_videos.py: the paper's metrics (L1, AKD, MKR, AED) between two folders of videos.
+
+Each entry of the real folder (video file, gif, folder of frames or PNG strip of frames side by side) is paired
+with the generated entry of the same name before its first '.', as the authors' evaluation code pairs files;
+frames are compared by index, streamed. The figures are pooled over every frame of every video
+(ppgan.metrics.keypoints). With --out, the per-video figures (metrics.csv) and each video's per-frame
+keypoints, embeddings and values (<name>.npz) are written, so that others can recompute them.
+"""
+import argparse
+import csv
+import io
+import json
+import os
+
+import numpy as np
+from tqdm import tqdm
+
+from ppgan.datasets.frames_dataset import list_videos
+from ppgan.detectors import FACE_DETECTORS, FACE_EMBEDDERS, POSE_ESTIMATORS
+from ppgan.metrics.comparison import KINDS, Comparison
+from ppgan.metrics.keypoints import METRICS
+from ppgan.utils.errors import InputError
+from ppgan.utils.io import atomic_write
+from ppgan.utils.logger import get_logger
+from ppgan.utils.video import open_video
+
+logger = get_logger("ppgan.engine")
+
+DEFAULT_METRICS = {"face": ("l1", "akd", "mkr", "aed"), "body": ("l1", "akd", "mkr")}
+
+
+def _shape(text):
+    try:
+        h, w = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected H,W (e.g. 256,256), got %r" % text) from None
+    if h < 1 or w < 1:
+        raise argparse.ArgumentTypeError("H and W must be positive, got %r" % text)
+    return h, w
+
+
+def build_parser():
+    """The argument parser of tools/evaluate_videos.py."""
+    parser = argparse.ArgumentParser(
+        prog="evaluate_videos.py",
+        description="Compare generated videos with real ones by the FOMM paper's metrics (Table 3): L1 (mean "
+                    "absolute pixel difference in [0, 1]), AKD (average keypoint distance in pixels: mean |dx|, |dy| "
+                    "of the keypoints found in both frames), MKR (missing keypoint rate: real keypoints not found "
+                    "in the generated frame) and AED (average squared euclidean distance of identity "
+                    "embeddings), computed per frame and averaged over every frame of every video as the "
+                    "authors' pose-evaluation code does. Offline detectors: dlib's face detector, 68 landmarks "
+                    "and 128-d face descriptor (pip install 'ppgan-fomm[eval]').")
+    parser.add_argument("--real", required=True, help="folder of the real (ground-truth) videos")
+    parser.add_argument("--generated", required=True,
+                        help="folder of the generated videos, named like the real ones (the part before the first "
+                             "'.' must match), e.g. tools/main.py --evaluate-only's reconstruction/png/")
+    parser.add_argument("--metrics", nargs="+", default=None, choices=METRICS.names(), metavar="METRIC",
+                        help="metrics to compute, from: %s (default: l1 akd mkr aed for faces, l1 akd mkr for "
+                             "bodies)" % ", ".join(METRICS.names()))
+    parser.add_argument("--kind", choices=KINDS, default="face",
+                        help="what the videos show: face (68 face landmarks, face identity) or body (18 body "
+                             "keypoints) (default: %(default)s)")
+    parser.add_argument("--image_shape", type=_shape, default=None, metavar="H,W",
+                        help="frame size of PNG strips (frames side by side in one image, the original's format); "
+                             "also the size each frame is cut to with --column")
+    parser.add_argument("--column", type=int, default=None,
+                        help="for generated frames that hold several pictures side by side (e.g. the "
+                             "visualisation videos), the 0-based index of the picture to compare, each "
+                             "--image_shape wide")
+    parser.add_argument("--face_detector", default=None, choices=FACE_DETECTORS.names(),
+                        help="face detector for the landmarks (default: dlib, HOG then the CNN on frames HOG misses)")
+    parser.add_argument("--face_embedder", default=None, choices=FACE_EMBEDDERS.names(),
+                        help="face identity embedder for AED (default: dlib's 128-d descriptor of the aligned face)")
+    parser.add_argument("--pose_estimator", default=None, choices=POSE_ESTIMATORS.names() or None,
+                        help="body pose estimator for --kind body")
+    parser.add_argument("--out", default=None,
+                        help="folder to write metrics.csv (one row per video and 'all'), summary.json and "
+                             "<video>.npz (per-frame keypoints, embeddings, face boxes and metric values of both)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def match_videos(real_dir, generated_dir):
+    """[(name, real path, generated path)] of the entries whose names match before their first '.', and the
+    names found on one side only, as (real only, generated only)."""
+    for folder, flag in ((real_dir, "--real"), (generated_dir, "--generated")):
+        if not os.path.isdir(folder):
+            raise InputError("%s folder '%s' does not exist; check the path" % (flag, folder))
+    real = {n.split(".")[0]: n for n in list_videos(real_dir)}
+    generated = {n.split(".")[0]: n for n in list_videos(generated_dir)}
+    pairs = [(key, os.path.join(real_dir, real[key]), os.path.join(generated_dir, generated[key]))
+             for key in sorted(set(real) & set(generated))]
+    return pairs, sorted(set(real) - set(generated)), sorted(set(generated) - set(real))
+
+
+def _frames(path, image_shape, column):
+    """The frames of one entry (a strip is split into `image_shape` frames), the `column`-th picture of each
+    when given (video files, gifs and folders of composite frames)."""
+    shape = None if image_shape is None else (image_shape[0], image_shape[1], 3)
+    video = open_video(path, shape)
+
+    def frames():
+        with video:
+            for frame in video:
+                if column is not None:
+                    width = image_shape[1]
+                    if width * (column + 1) > frame.shape[1]:
+                        raise InputError("'%s' frames are %d pixels wide: they hold no picture %d of width %d; "
+                                         "check --column and --image_shape" % (path, frame.shape[1], column, width))
+                    frame = frame[:, width * column:width * (column + 1)]
+                yield frame
+    return frames()
+
+
+def compare_pair(comparison, name, real_path, generated_path, image_shape=None, column=None, progress=False):
+    """Add every frame pair of one video to `comparison`; the two must have as many frames of one size."""
+    real = _frames(real_path, image_shape, None)
+    generated = _frames(generated_path, image_shape, column)
+    count = 0
+    for count, (a, b) in enumerate(tqdm(_zip_strict(real, generated, real_path, generated_path),
+                                        desc=name, unit="frame", leave=False, disable=not progress), 1):
+        if a.shape != b.shape:
+            raise InputError("'%s' frames are %dx%d, '%s' frames %dx%d: compare videos of one frame size (give "
+                             "--column/--image_shape for composite frames)"
+                             % (real_path, a.shape[1], a.shape[0], generated_path, b.shape[1], b.shape[0]))
+        comparison.add_frame(name, a, b)
+    if count == 0:
+        raise InputError("'%s' has no frames" % real_path)
+
+
+def _zip_strict(real, generated, real_path, generated_path):
+    n = 0
+    for n, (a, b) in enumerate(zip(real, generated), 1):
+        yield a, b
+    rest_real, rest_generated = next(real, None), next(generated, None)
+    if rest_real is not None or rest_generated is not None:
+        longer = real_path if rest_real is not None else generated_path
+        raise InputError("'%s' and '%s' have different frame counts ('%s' goes on after frame %d); compare videos "
+                         "of the same length" % (real_path, generated_path, longer, n))
+
+
+def format_table(comparison, names):
+    """The printed table: one row per video, then 'all' (the pooled figures)."""
+    metrics = list(comparison.metrics)
+    width = max([len("video"), len("all")] + [len(n) for n in names])
+    head = "%-*s %7s " % (width, "video", "frames") + " ".join("%10s" % comparison.metrics[m].label for m in metrics)
+    rows = [head]
+    total = 0
+    for name in names:
+        result = comparison.video_result(name)
+        total += comparison.frames(name)
+        rows.append("%-*s %7d " % (width, name, comparison.frames(name))
+                    + " ".join("%10.6f" % result[m] for m in metrics))
+    summary = comparison.summary()
+    rows.append("%-*s %7d " % (width, "all", total) + " ".join("%10.6f" % summary[m] for m in metrics))
+    return "\n".join(rows)
+
+
+def write_results(out, comparison, names):
+    """metrics.csv, summary.json and <name>.npz into `out` (each written whole or not at all)."""
+    os.makedirs(out, exist_ok=True)
+    metrics = list(comparison.metrics)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["video", "frames"] + metrics)
+    for name in names:
+        result = comparison.video_result(name)
+        writer.writerow([name, comparison.frames(name)] + ["%.9g" % result[m] for m in metrics])
+    summary = comparison.summary()
+    writer.writerow(["all", sum(comparison.frames(n) for n in names)] + ["%.9g" % summary[m] for m in metrics])
+    with atomic_write(os.path.join(out, "metrics.csv"), "w") as f:
+        f.write(text.getvalue())
+    with atomic_write(os.path.join(out, "summary.json"), "w") as f:
+        json.dump({"videos": len(names), "frames": sum(comparison.frames(n) for n in names),
+                   "metrics": {m: (None if np.isnan(v) else v) for m, v in summary.items()}}, f, indent=2)
+    for name in names:
+        with atomic_write(os.path.join(out, name + ".npz")) as f:
+            np.savez(f, **comparison.arrays(name))
+
+
+def main(argv=None):
+    """tools/evaluate_videos.py: returns the exit code."""
+    args = build_parser().parse_args(argv)
+    if args.column is not None and (args.column < 0 or args.image_shape is None):
+        raise InputError("--column needs --image_shape H,W (the size of one picture) and must be >= 0")
+    pairs, real_only, generated_only = match_videos(args.real, args.generated)
+    if not pairs:
+        raise InputError("no video of '%s' has a generated counterpart of the same name in '%s' (found %d real, %d "
+                         "generated); name them alike" % (args.real, args.generated, len(real_only),
+                                                         len(generated_only)))
+    for side, names in (("generated", real_only), ("real", generated_only)):
+        if names:
+            logger.warning("no %s video for: %s", side, ", ".join(names))
+    metrics = args.metrics or DEFAULT_METRICS[args.kind]
+    comparison = Comparison(metrics, args.kind, face_detector=args.face_detector, face_embedder=args.face_embedder,
+                            pose_estimator=args.pose_estimator)
+    done, failed = [], {}
+    for name, real_path, generated_path in tqdm(pairs, desc="videos", unit="video", disable=args.no_progress):
+        try:
+            compare_pair(comparison, name, real_path, generated_path, args.image_shape, args.column,
+                         not args.no_progress)
+            done.append(name)
+        except InputError as e:
+            comparison.videos.pop(name, None)
+            failed[name] = str(e)
+            logger.warning("skipped %s: %s", name, e)
+    if not done:
+        raise InputError("no video could be compared: %s" % "; ".join("%s: %s" % kv for kv in failed.items()))
+    if args.out is not None:
+        write_results(args.out, comparison, done)
+        logger.info("per-video figures and per-frame features in %s", args.out)
+    if failed:
+        logger.warning("%d video(s) skipped: %s", len(failed), ", ".join(failed))
+    print(format_table(comparison, done), flush=True)
+    return 0
