@@ -60,20 +60,22 @@ def _video_extension(fmt):
 
 @paddle.no_grad()
 def reconstruct(kp_detector, generator, dataset, out_dir, visualizer, num_videos=None, fmt=".mp4", batch_size=8,
-                progress=True, on_chunk=None):
+                progress=True, on_chunk=None, bg_predictor=None):
     """Reconstruct every frame of each test video from its frame 0 (paper, Sec. 4: "video reconstruction").
 
     Writes `out_dir/png/<name>.png` (strip of predictions) and `out_dir/<name><fmt>` (visualisation); with
     `out_dir` None nothing is written (and `visualizer` is not used). `on_chunk(name, driving, out)`, if given,
     is called for each chunk of a video: its driving frames (N, 3, H, W) and the generator's outputs for them
-    (`out['prediction']`, ...), e.g. to measure the predictions further.
+    (`out['prediction']`, ...), e.g. to measure the predictions further. `bg_predictor`: the model's background
+    predictor if the reconstruction applies one (:func:`reconstruction_chunks`; `evaluation_nets` gives it).
     Returns {'l1': mean over all frames, 'baseline_l1': the same for copying frame 0 unchanged,
     'deformed_l1': the same for frame 0 warped by the predicted motion alone (no occlusion, no decoder),
     'per_video': {name: l1}, 'failed': {name: reason}}.
     """
     ext = _video_extension(fmt)
-    kp_detector.eval()
-    generator.eval()
+    for net in (kp_detector, generator, bg_predictor):
+        if net is not None:
+            net.eval()
     if out_dir is not None:
         os.makedirs(os.path.join(out_dir, "png"), exist_ok=True)
     total, baseline, deformed, per_video, failed = RunningMean(), RunningMean(), RunningMean(), {}, {}
@@ -81,8 +83,8 @@ def reconstruct(kp_detector, generator, dataset, out_dir, visualizer, num_videos
     for index in tqdm(range(count), desc="reconstruction", unit="video", disable=not progress):
         name = os.path.splitext(dataset.video_name(index))[0]
         try:
-            per_video[name] = _reconstruct_video(kp_detector, generator, dataset, index, name, out_dir, ext,
-                                                 visualizer, batch_size, (total, baseline, deformed), on_chunk)
+            per_video[name] = _reconstruct_video(kp_detector, generator, bg_predictor, dataset, index, name, out_dir,
+                                                 ext, visualizer, batch_size, (total, baseline, deformed), on_chunk)
         except InputError as e:
             failed[name] = str(e)
             logger.warning("reconstruction: skipped %s: %s", name, e)
@@ -91,10 +93,13 @@ def reconstruct(kp_detector, generator, dataset, out_dir, visualizer, num_videos
 
 
 @paddle.no_grad()
-def reconstruction_chunks(kp_detector, generator, frames, batch_size=8):
+def reconstruction_chunks(kp_detector, generator, frames, batch_size=8, bg_predictor=None):
     """Reconstruct frames (float32 (3, H, W) in [0, 1], e.g. `dataset.iter_frames(i)`) from the first one: the
     driving keypoints of each frame as they are (no normalisation), the source is frame 0.
 
+    `bg_predictor`, if given, is a net (source, driving) -> the background's motion, which the generator takes as
+    `bg_param` (the thin-plate spline model's BGMotionPredictor): each frame is then generated with the
+    background motion from frame 0 to it, as the original TPSMM's reconstruction does.
     Yields (source (1, 3, H, W), driving (N, 3, H, W), out) per chunk of `batch_size` frames; `out` is the
     generator's output dict (`prediction`, ...) with `kp_source` and `kp_driving` added. The nets should be in
     eval mode.
@@ -106,20 +111,22 @@ def reconstruction_chunks(kp_detector, generator, frames, batch_size=8):
             source = driving[:1]
             kp_source = kp_detector(source)
         n = driving.shape[0]
+        sources = source.expand([n, -1, -1, -1])
         kp_driving = kp_detector(driving)
-        out = generator(source.expand([n, -1, -1, -1]), kp_source=_expand(kp_source, n), kp_driving=kp_driving)
+        background = {} if bg_predictor is None else {"bg_param": bg_predictor(sources, driving)}
+        out = generator(sources, kp_source=_expand(kp_source, n), kp_driving=kp_driving, **background)
         out.update(kp_source=_expand(kp_source, n), kp_driving=kp_driving)
         yield source, driving, out
 
 
-def _reconstruct_video(kp_detector, generator, dataset, index, name, out_dir, ext, visualizer, batch_size, means,
-                       on_chunk):
+def _reconstruct_video(kp_detector, generator, bg_predictor, dataset, index, name, out_dir, ext, visualizer,
+                       batch_size, means, on_chunk):
     video_mean, strip, source = RunningMean(), [], None
     total, baseline, deformed = means
     writer = VideoWriter(os.path.join(out_dir, name + ext)) if out_dir is not None else contextlib.nullcontext()
     with writer:
         for source, driving, out in reconstruction_chunks(kp_detector, generator, dataset.iter_frames(index),
-                                                          batch_size):
+                                                          batch_size, bg_predictor):
             n = driving.shape[0]
             l1 = l1_distance(out["prediction"], driving)
             video_mean.add(l1, n)

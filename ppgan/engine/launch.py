@@ -98,8 +98,9 @@ def main(argv, prog, evaluate):
 
 def evaluation_nets(config, weights, both):
     """What evaluation needs, with weights from --load or --resume (no training state is needed): a dict with
-    the model family's keypoint detector and frame generator (`kp_detector`, `generator`), its keypoint
-    `normalizer` for animation (from the `animate` section) and the `visualizer`."""
+    the model family's keypoint detector and frame generator (`kp_detector`, `generator`), the background
+    predictor the reconstruction applies (`bg_predictor`, None for none), its keypoint `normalizer` for
+    animation (from the `animate` section) and the `visualizer`."""
     from ppgan.engine.trainer import checkpoint_path
     from ppgan.models.builder import build_nets, model_family
     from ppgan.models.training import check_frame_size
@@ -115,10 +116,12 @@ def evaluation_nets(config, weights, both):
     nets = build_nets(config["model"], family.evaluation_sections(config["animate"]))
     state = read_weights(weights)
     load_weights(nets, state, "the weights in '%s'" % weights)
-    normalizer = family.keypoint_normalizer(config["animate"], {k: v for k, v in nets.items() if k in state})
+    loaded = {k: v for k, v in nets.items() if k in state}
+    normalizer = family.keypoint_normalizer(config["animate"], loaded)
     kp_detector, generator = family.animation_nets(nets)
     check_frame_size(kp_detector, generator, config["dataset"]["frame_shape"])
-    return {"kp_detector": kp_detector, "generator": generator, "normalizer": normalizer,
+    return {"kp_detector": kp_detector, "generator": generator,
+            "bg_predictor": family.background_predictor(nets, loaded), "normalizer": normalizer,
             "visualizer": Visualizer(**config["visualizer"])}
 
 
@@ -157,7 +160,7 @@ def evaluate_run(evaluation, config, out, progress):
         animate_pairs(kp_detector, generator, test, pairs.pairs(), os.path.join(out, "animation"), visualizer,
                       evaluation["normalizer"], anim["format"], batch, progress)
     result = reconstruct(kp_detector, generator, test, os.path.join(out, "reconstruction"), visualizer,
-                         rec["num_videos"], rec["format"], batch, progress)
+                         rec["num_videos"], rec["format"], batch, progress, bg_predictor=evaluation["bg_predictor"])
     if result["failed"]:
         logger.warning("%d test video(s) could not be read: %s", len(result["failed"]), ", ".join(result["failed"]))
     logger.info("results in %s; for comparison, L1 of frame 0 copied: %.6f, of frame 0 warped by the predicted "

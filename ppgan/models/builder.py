@@ -5,7 +5,8 @@ A model family is a class registered in MODELS (`model.name`, default FirstOrder
 common keys that net receives)}), `required_sections`, `inference_sections` (the nets animation needs)
 and `config_sections` (config sections it replaces or adds, e.g. its own `train`); for training and
 evaluation, `training_stages()` ({stage: training model class}, see ppgan.models.training),
-`evaluation_sections(animate_cfg)` and `keypoint_normalizer(animate_cfg, nets)`.
+`evaluation_sections(animate_cfg)`, `keypoint_normalizer(animate_cfg, nets)` and `background_predictor(nets,
+loaded)` (the net, if any, that the reconstruction of test videos applies to each (source, driving) pair).
 """
 import difflib
 

@@ -59,6 +59,11 @@ class FirstOrderModel:
         return ("kp_detector", "generator")
 
     @staticmethod
+    def background_predictor(nets, loaded):
+        """The background predictor the reconstruction of test videos applies: none (the model has no such net)."""
+        return None
+
+    @staticmethod
     def keypoint_normalizer(animate_cfg, nets):
         """How evaluation moves the source keypoints by the driving video: `animate.normalization_params`."""
         return KeypointNormalizer(animate_cfg["normalization_params"])

@@ -20,6 +20,9 @@ from ppgan.modules.geometry import RandomTransform, movement_scale, relative_con
 from ppgan.solver.builder import OptimizerSpec
 from ppgan.utils.config import SECTIONS
 from ppgan.utils.errors import CheckpointError, ConfigError
+from ppgan.utils.logger import get_logger
+
+logger = get_logger("ppgan.models")
 
 # The original's train_params, with its defaults (vox-256) and the project's trainer keys.
 # The trainer's keys, with the defaults they have for every family (ppgan.utils.config.SECTIONS["train"]).
@@ -211,9 +214,28 @@ class TPSMMModel(_TPSMMNets):
 
     @classmethod
     def evaluation_sections(cls, animate_cfg):
-        """The nets evaluation builds and loads: the AVD network too in `animate.mode: avd`."""
+        """The nets evaluation builds and loads: the background predictor too (the reconstruction applies it; None
+        where the config has none), and the AVD network in `animate.mode: avd`."""
         extra = ("avd_network",) if cls._animate_mode(animate_cfg) == "avd" else ()
-        return cls.inference_sections + extra
+        return cls.inference_sections + ("bg_predictor",) + extra
+
+    @staticmethod
+    def background_predictor(nets, loaded):
+        """The background predictor the reconstruction of test videos applies, as the original's reconstruction.py:
+        the config's `bg_predictor` (`nets`: the built nets) when the weights held it (`loaded`: the nets they
+        held), else None. Weights without one while the config has one (the original's training saves it from
+        epoch `bg_start` on only) reconstruct without background motion, with a warning: the original computes
+        the same with them, its predictor keeping its initial weights, whose transform is the identity."""
+        if nets.get("bg_predictor") is None:
+            return None
+        if loaded.get("bg_predictor") is None:
+            logger.warning("the config has a background predictor (model.bg_predictor) but the weights hold none (an "
+                           "original TPSMM checkpoint from before train.bg_start has none): the reconstruction runs "
+                           "without background motion, as the original's does with these weights; give weights "
+                           "that hold it to apply it, or set model.bg_predictor to null (in an original config: "
+                           "model_params.common_params.bg=false) to silence this")
+            return None
+        return nets["bg_predictor"]
 
     @classmethod
     def keypoint_normalizer(cls, animate_cfg, nets):

@@ -291,7 +291,7 @@ def test_avd_stage_picture_animates_other_identities():
 def test_evaluation_sections_and_modes():
     family = model_family(_config()["model"])
     assert family is TPSMMModel
-    assert family.evaluation_sections({"mode": "relative"}) == family.inference_sections
+    assert family.evaluation_sections({"mode": "relative"}) == family.inference_sections + ("bg_predictor",)
     assert family.evaluation_sections({"mode": "avd"})[-1] == "avd_network"
     with pytest.raises(ConfigError) as info:
         family.evaluation_sections({"mode": "affine"})

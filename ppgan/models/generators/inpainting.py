@@ -170,9 +170,10 @@ class TPSAnimator(nn.Layer):
         maps = self.unpack(features, source_image.shape[2], source_image.shape[3])
         return self.inpainting_network.decode(maps, source_image, motion)
 
-    def forward(self, source_image, kp_driving, kp_source):
-        """{'prediction', 'deformed', 'occlusion_map', 'contribution_maps', ...} as the inpainting network."""
-        motion = self.dense_motion_network(source_image, kp_driving, kp_source)
+    def forward(self, source_image, kp_driving, kp_source, bg_param=None):
+        """{'prediction', 'deformed', 'occlusion_map', 'contribution_maps', ...} as the inpainting network.
+        `bg_param` (B, 3, 3): the background's affine motion (the background predictor's), None for none."""
+        motion = self.dense_motion_network(source_image, kp_driving, kp_source, bg_param=bg_param)
         output = self.inpainting_network(source_image, motion)
         output["deformation"] = motion["deformation"]
         return output
