@@ -86,12 +86,13 @@ def reconstruct_frames(config, weights, frames, wanted):
     from ppgan.utils.video import as_uint8_rgb
 
     evaluation = evaluation_nets(config, weights, False)
-    kp_detector, generator = evaluation["kp_detector"], evaluation["generator"]
-    kp_detector.eval()
-    generator.eval()
+    kp_detector, generator, bg_predictor = (evaluation[k] for k in ("kp_detector", "generator", "bg_predictor"))
+    for net in (kp_detector, generator, bg_predictor):
+        if net is not None:
+            net.eval()
     found, start = {}, 0
     for _, driving, out in reconstruction_chunks(kp_detector, generator, frames,
-                                                 max(1, int(config["train"]["batch_size"]))):
+                                                 max(1, int(config["train"]["batch_size"])), bg_predictor):
         prediction = out["prediction"].numpy().transpose(0, 2, 3, 1)
         for i in range(len(prediction)):
             if start + i in wanted:

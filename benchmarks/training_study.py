@@ -218,6 +218,10 @@ class Run:
         self.num_videos = num_videos
         self.batch = max(1, int(self.config["train"]["batch_size"]))   # as tools/main.py --evaluate-only
         setup = "%d|%s|%s|%s" % (METRICS_VERSION, file_sha256(config_path), data_signature(self.test), num_videos)
+        if self.config["model"].get("bg_predictor") is not None:
+            # the evaluator applies the background predictor (it did not when METRICS_VERSION 1 was set): points of
+            # such a run cached before are evaluated again, while the other runs' points stay valid
+            setup += "|background motion"
         self.points = []   # (epoch, weights path or None, fingerprint)
         if with_init and self.stage == DEFAULT_STAGE:
             self.points.append((0, None, hashlib.sha256(("%s|init seed %d" % (setup, seed)).encode()).hexdigest()))
@@ -233,13 +237,14 @@ class Run:
                                 .hexdigest()))
 
     def nets(self, weights):
-        """(kp_detector, generator) of a weight file, or the untrained ones for None."""
+        """(kp_detector, generator, background predictor or None) of a weight file, or the untrained ones for None
+        (an untrained background predictor is the identity transform: none)."""
         from ppgan.engine.launch import evaluation_nets
 
         if weights is None:
-            return untrained_nets(self.config, self.seed)
+            return untrained_nets(self.config, self.seed) + (None,)
         evaluation = evaluation_nets(self.config, weights, False)
-        return evaluation["kp_detector"], evaluation["generator"]
+        return evaluation["kp_detector"], evaluation["generator"], evaluation["bg_predictor"]
 
     def evaluate(self, epoch, weights, fingerprint):
         """The figures of one point (a dict for results.json)."""
@@ -247,10 +252,10 @@ class Run:
         from ppgan.metrics import Sharpness
 
         start = time.perf_counter()
-        kp_detector, generator = self.nets(weights)
+        kp_detector, generator, bg_predictor = self.nets(weights)
         sharpness = Sharpness()
         result = reconstruct(kp_detector, generator, self.test, None, None, self.num_videos,
-                             batch_size=self.batch, progress=False, on_chunk=sharpness)
+                             batch_size=self.batch, progress=False, on_chunk=sharpness, bg_predictor=bg_predictor)
         if result["failed"]:
             logger.warning("%s epoch %d: %d test video(s) could not be read: %s", self.name, epoch,
                            len(result["failed"]), ", ".join(result["failed"]))
