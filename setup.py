@@ -14,7 +14,8 @@ setup(
     long_description_content_type="text/markdown",
     packages=find_packages(include=["ppgan", "ppgan.*"]),
     # the small default model the demo uses when no --config/--weight_path is given
-    package_data={"ppgan.apps": ["default_model*/*.yaml", "default_model*/*.pdparams"]},
+    package_data={"ppgan.apps": ["default_model*/*.yaml", "default_model*/*.pdparams"],
+                  "ppgan.detectors": ["models/blazepose/*"]},
     python_requires=">=3.9",  # argparse.BooleanOptionalAction,
     install_requires=requirements,
     extras_require={

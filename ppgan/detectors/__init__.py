@@ -8,4 +8,4 @@ from .base import (MISSING, NUM_FACE_LANDMARKS, OPENPOSE_18, Face, FaceDetector,
                    PoseEstimator, largest_first, missing_points)
 from .builder import (FACE_DETECTORS, FACE_EMBEDDERS, POSE_ESTIMATORS, DetectorUnavailable,  # noqa: F401
                       build_face_detector, build_face_embedder, build_pose_estimator)
-from . import haar, dlib_face  # noqa: F401,E402  (registers the classes)
+from . import haar, dlib_face, blazepose  # noqa: F401,E402  (registers the classes)
