@@ -44,7 +44,7 @@ DEFAULT_INCREASE = {"face": 0.3, "body": 0.15}
 DEFAULT_MIN_FRAMES = {"face": 64, "body": 32}  # the authors' vox and taichi values
 MIN_POSE_POINTS = 4
 SIGNATURE_SIZE = 32
-DEFAULT_CUT_THRESHOLD = 30.0  # mean |difference| of 32x32 RGB thumbnails, 0-255: motion < ~12, cuts > ~40
+DEFAULT_CUT_THRESHOLD = 30.0  # mean |difference| of 32x32 RGB thumbnails, 0-255: fast motion < 20, cuts > 40
 
 
 class Clip(NamedTuple):
