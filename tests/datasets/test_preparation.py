@@ -394,3 +394,22 @@ def test_end_to_end_prepare_then_train(carphone, carphone_frames, capsys, tmp_pa
                           capture_output=True, text=True, timeout=600, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert os.path.isfile(os.path.join(run_dir, "checkpoints", "checkpoint.pdparams"))
+
+
+def test_body_kind_follows_a_person_with_the_registered_pose_estimator(tmp_path):
+    from ppgan.detectors import POSE_ESTIMATORS
+    if not POSE_ESTIMATORS.names():
+        pytest.skip("no body pose estimator is registered")
+    data = pytest.importorskip("skimage.data")
+    import cv2
+    person = cv2.resize(data.astronaut(), (160, 160), interpolation=cv2.INTER_AREA)
+    frames = [np.ascontiguousarray(np.pad(person, ((20, 20), (10 + t, 30 - t), (0, 0)), mode="edge"))
+              for t in range(0, 20)]  # the astronaut slides right across a 200x200 frame
+    write_video(str(tmp_path / "astronaut.mp4"), frames)
+    summary = prep.prepare_dataset(str(tmp_path / "astronaut.mp4"), str(tmp_path / "out"),
+                                   prep.Options(kind="body", size=64, min_frames=15))
+    assert summary["frames_with_subject"] >= 18 and summary["clips"]["train"] == 1
+    (row,) = prep.read_metadata(str(tmp_path / "out" / prep.METADATA))
+    assert row["end"] - row["start"] >= 18
+    # the crop holds the head and shoulders: it lies over the image's middle, inside the frame
+    assert 0 <= row["left"] < 60 and row["right"] > 150 and 0 <= row["top"] < 60 and row["bottom"] <= 200
