@@ -1,8 +1,9 @@
 """Detectors: face boxes and landmarks, face identity embeddings, body pose; registered plug-ins built by name.
 
 One detector stack serves face cropping in the demo, dataset preparation from raw videos and the paper's
-metrics (AKD, MKR, AED). The defaults run offline from the `eval` extra (dlib); OpenCV's Haar cascade needs
-nothing more. Libraries are imported when a detector is built, not when this package is.
+metrics (AKD, MKR, AED). Everything runs offline: faces by dlib (the `eval` extra; OpenCV's Haar cascade needs
+nothing more), bodies by BlazePose, whose ONNX models ship in this package and run on ONNX Runtime. Libraries
+are imported when a detector is built, not when this package is.
 """
 from .base import (MISSING, NUM_FACE_LANDMARKS, OPENPOSE_18, Face, FaceDetector, FaceEmbedder,  # noqa: F401
                    PoseEstimator, largest_first, missing_points)

@@ -43,6 +43,11 @@ def build_parser(prog, evaluate):
                             help="do not train: reconstruct the test videos from their frame 0 (prints "
                                  "'reconstruction L1: <value>' last) and animate test pairs, using --load or "
                                  "--resume weights")
+        parser.add_argument("--metrics", nargs="+", default=None, metavar="METRIC",
+                            help="with --evaluate-only, the paper's keypoint and identity metrics to compute on the "
+                                 "reconstructions besides L1: akd, mkr, aed (face or body landmarks by offline "
+                                 "detectors, as reconstruction.kind says; pip install 'ppgan-fomm[eval]'); "
+                                 "replaces reconstruction.metrics")
     parser.add_argument("--seed", type=int, default=0, help="random seed (each process adds its rank; default 0)")
     parser.add_argument("--amp", action="store_true",
                         help="float16 automatic mixed precision (GPU only)")
@@ -74,6 +79,10 @@ def main(argv, prog, evaluate):
     config = load_config(args.config_file, overrides)
     out = output_folder(args)
     rank, _ = world()
+    if evaluate and args.metrics is not None:
+        if not args.evaluate_only:
+            raise ConfigError("--metrics applies to --evaluate-only; add it, or drop --metrics")
+        config["reconstruction"]["metrics"] = list(args.metrics)
     if evaluate and args.evaluate_only:
         if args.stage is not None:
             raise ConfigError("--stage chooses what to train; --evaluate-only evaluates the weights of --load or "
@@ -143,6 +152,45 @@ def baseline_warnings(result):
     return out
 
 
+def reconstruction_metrics(rec):
+    """A :class:`ppgan.metrics.comparison.Comparison` of the reconstructions for `reconstruction.metrics` (akd, mkr,
+    aed; l1 is always computed by the reconstruction itself), with the detectors of `reconstruction.kind` and
+    `reconstruction.detectors`; None when no such metric is asked for."""
+    from ppgan.metrics.comparison import Comparison
+
+    names = rec["metrics"] if isinstance(rec["metrics"], (list, tuple)) else [rec["metrics"]]
+    names = [str(n).lower() for n in names if str(n).lower() != "l1"]
+    if not names:
+        return None
+    detectors = rec["detectors"] or {}
+    if not isinstance(detectors, dict):
+        raise ConfigError("must be a mapping of face_detector / face_embedder / pose_estimator to a detector name "
+                          "or config, or null, got %r" % (detectors,), "reconstruction.detectors")
+    allowed = ("face_detector", "face_embedder", "pose_estimator")
+    for key in detectors:
+        if key not in allowed:
+            raise ConfigError("unknown key; accepted keys: %s" % ", ".join(allowed), "reconstruction.detectors.%s" % key)
+    try:
+        return Comparison(names, rec["kind"], **detectors)
+    except ConfigError as e:
+        raise e.with_prefix("reconstruction") from None
+
+
+def report_metrics(comparison, names, folder):
+    """Log the reconstructions' metric table, write it with the per-frame features into `folder` (metrics.csv,
+    summary.json, <video>.npz, as tools/evaluate_videos.py does) and print one '<METRIC>: <value>' line each."""
+    from ppgan.engine.video_metrics import format_table, write_results
+
+    for failed in set(comparison.videos) - set(names):  # a video that broke off midway counts nowhere
+        del comparison.videos[failed]
+    names = [n for n in names if n in comparison.videos]
+    write_results(folder, comparison, names)
+    logger.info("keypoint and identity metrics of the reconstructions (per-frame features in %s):\n%s", folder,
+                format_table(comparison, names))
+    for key, value in comparison.summary().items():
+        print("%s: %.6f" % (comparison.metrics[key].label, value), flush=True)
+
+
 def evaluate_run(evaluation, config, out, progress):
     """Animation of the test pairs, then reconstruction of the test videos; prints the mean L1 as the last line.
     `evaluation` is :func:`evaluation_nets`'s."""
@@ -151,6 +199,7 @@ def evaluate_run(evaluation, config, out, progress):
 
     test = build_dataset(config["dataset"], "test")
     rec, anim = config["reconstruction"], config["animate"]
+    comparison = reconstruction_metrics(rec)  # detectors are checked before any video is read
     kp_detector, generator, visualizer = evaluation["kp_detector"], evaluation["generator"], evaluation["visualizer"]
     batch = max(1, int(config["train"]["batch_size"]))
     if config["dataset"]["pairs_list"] is None and len(test) < 2:
@@ -160,12 +209,15 @@ def evaluate_run(evaluation, config, out, progress):
         animate_pairs(kp_detector, generator, test, pairs.pairs(), os.path.join(out, "animation"), visualizer,
                       evaluation["normalizer"], anim["format"], batch, progress)
     result = reconstruct(kp_detector, generator, test, os.path.join(out, "reconstruction"), visualizer,
-                         rec["num_videos"], rec["format"], batch, progress, bg_predictor=evaluation["bg_predictor"])
+                         rec["num_videos"], rec["format"], batch, progress, bg_predictor=evaluation["bg_predictor"],
+                         on_chunk=comparison.add_reconstruction if comparison is not None else None)
     if result["failed"]:
         logger.warning("%d test video(s) could not be read: %s", len(result["failed"]), ", ".join(result["failed"]))
     logger.info("results in %s; for comparison, L1 of frame 0 copied: %.6f, of frame 0 warped by the predicted "
                 "motion (no decoder): %.6f", out, result["baseline_l1"], result["deformed_l1"])
     for warning in baseline_warnings(result):
         logger.warning(warning)
+    if comparison is not None and result["per_video"]:
+        report_metrics(comparison, sorted(result["per_video"]), os.path.join(out, "reconstruction"))
     print("reconstruction L1: %.6f" % result["l1"], flush=True)
     return 0

@@ -139,39 +139,45 @@ def _zip_strict(real, generated, real_path, generated_path):
                          "of the same length" % (real_path, generated_path, longer, n))
 
 
+def _rows(comparison, names):
+    """(video, frames, {metric: value}, {side: detection rate}) per video, then the pooled 'all' row."""
+    rows = [(n, comparison.frames(n), comparison.video_result(n), comparison.detection_rates([n])) for n in names]
+    rows.append(("all", sum(r[1] for r in rows), comparison.summary(), comparison.detection_rates(names)))
+    return rows
+
+
 def format_table(comparison, names):
-    """The printed table: one row per video, then 'all' (the pooled figures)."""
+    """The printed table: one row per video, then 'all' (the pooled figures); with detectors, the fraction of
+    real and generated frames in which they found the subject."""
     metrics = list(comparison.metrics)
-    width = max([len("video"), len("all")] + [len(n) for n in names])
+    rows = _rows(comparison, names)
+    width = max([len("video")] + [len(r[0]) for r in rows])
+    sides = sorted(rows[-1][3], reverse=True)  # real, generated
     head = "%-*s %7s " % (width, "video", "frames") + " ".join("%10s" % comparison.metrics[m].label for m in metrics)
-    rows = [head]
-    total = 0
-    for name in names:
-        result = comparison.video_result(name)
-        total += comparison.frames(name)
-        rows.append("%-*s %7d " % (width, name, comparison.frames(name))
-                    + " ".join("%10.6f" % result[m] for m in metrics))
-    summary = comparison.summary()
-    rows.append("%-*s %7d " % (width, "all", total) + " ".join("%10.6f" % summary[m] for m in metrics))
-    return "\n".join(rows)
+    head += "".join(" %10s" % ("found_" + side[:4]) for side in sides)
+    lines = [head]
+    for name, frames, result, rates in rows:
+        lines.append("%-*s %7d " % (width, name, frames) + " ".join("%10.6f" % result[m] for m in metrics)
+                     + "".join(" %10.3f" % rates[side] for side in sides))
+    return "\n".join(lines)
 
 
 def write_results(out, comparison, names):
     """metrics.csv, summary.json and <name>.npz into `out` (each written whole or not at all)."""
     os.makedirs(out, exist_ok=True)
     metrics = list(comparison.metrics)
+    rows = _rows(comparison, names)
+    sides = sorted(rows[-1][3], reverse=True)
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["video", "frames"] + metrics)
-    for name in names:
-        result = comparison.video_result(name)
-        writer.writerow([name, comparison.frames(name)] + ["%.9g" % result[m] for m in metrics])
-    summary = comparison.summary()
-    writer.writerow(["all", sum(comparison.frames(n) for n in names)] + ["%.9g" % summary[m] for m in metrics])
+    writer.writerow(["video", "frames"] + metrics + ["found_" + side for side in sides])
+    for name, frames, result, rates in rows:
+        writer.writerow([name, frames] + ["%.9g" % result[m] for m in metrics] + ["%.6g" % rates[s] for s in sides])
     with atomic_write(os.path.join(out, "metrics.csv"), "w") as f:
         f.write(text.getvalue())
+    name, frames, summary, rates = rows[-1]
     with atomic_write(os.path.join(out, "summary.json"), "w") as f:
-        json.dump({"videos": len(names), "frames": sum(comparison.frames(n) for n in names),
+        json.dump({"videos": len(names), "frames": frames, "detection_rate": rates,
                    "metrics": {m: (None if np.isnan(v) else v) for m, v in summary.items()}}, f, indent=2)
     for name in names:
         with atomic_write(os.path.join(out, name + ".npz")) as f:

@@ -16,7 +16,7 @@ from .keypoints import METRICS, mean_over_frames
 KINDS = ("face", "body")
 DEFAULT_DETECTORS = {
     "face": {"face_detector": {"name": "dlib", "method": "hog_then_cnn"}, "face_embedder": {"name": "dlib"}},
-    "body": {"pose_estimator": None},
+    "body": {"pose_estimator": {"name": "blazepose"}},
 }
 
 
@@ -55,9 +55,6 @@ class FeatureExtractor:
         if kind == "face" and "embedding" in self.needs:
             self.face_embedder = build_face_embedder(face_embedder or defaults["face_embedder"])
         if kind == "body" and "keypoints" in self.needs:
-            if pose_estimator is None and defaults["pose_estimator"] is None:
-                raise ConfigError("body keypoints need a pose estimator, and none is installed by default; give one "
-                                  "of the registered ones", "pose_estimator")
             self.pose_estimator = build_pose_estimator(pose_estimator or defaults["pose_estimator"])
         if kind == "body" and "embedding" in self.needs:
             raise ConfigError("AED on bodies needs a person re-identification network (the authors use "
@@ -82,6 +79,15 @@ class FeatureExtractor:
         if self.pose_estimator is not None:
             out["keypoints"] = np.asarray(self.pose_estimator.estimate(image), np.float64)
         return out
+
+
+def _uint8_frames(images):
+    images = images.numpy() if hasattr(images, "numpy") else np.asarray(images)
+    return (np.clip(images.transpose(0, 2, 3, 1), 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def _found(value, key):
+    return value[:, 0] != MISSING if key == "keypoints" else ~np.isnan(value)
 
 
 class Comparison:
@@ -120,6 +126,12 @@ class Comparison:
             need = metric.needs[0]
             video["values"][key].append(metric.frame_value(features["real"][need], features["generated"][need]))
 
+    def add_reconstruction(self, name, driving, out):
+        """`on_chunk` of the evaluator's `reconstruct`: the real (driving) frames (N, 3, H, W) against the generator's
+        `out['prediction']`, both tensors in [0, 1], rounded to uint8 as the evaluator's PNG strips are."""
+        for real, generated in zip(_uint8_frames(driving), _uint8_frames(out["prediction"])):
+            self.add_frame(name, real, generated)
+
     def add_frames(self, name, real_frames, generated_frames):
         """Compare frame pairs of video `name` from two iterables of frames."""
         for real, generated in zip(real_frames, generated_frames):
@@ -129,6 +141,19 @@ class Comparison:
         """Number of frame pairs compared for video `name`."""
         values = self.videos[name]["values"]
         return len(next(iter(values.values())))
+
+    def detection_rates(self, names=None):
+        """{'real': r, 'generated': g}: the fraction of frames of videos `names` (default all) in which the detector
+        found the subject (a face; any body keypoint); empty when no detector runs."""
+        names = list(self.videos) if names is None else list(names)
+        if self.extractor is None or not names:
+            return {}
+        rates = {}
+        for side in ("real", "generated"):
+            key = "keypoints" if "keypoints" in self.videos[names[0]][side] else "embedding"
+            found = [bool(np.any(_found(value, key))) for n in names for value in self.videos[n][side][key]]
+            rates[side] = float(np.mean(found))
+        return rates
 
     def video_result(self, name):
         """{metric: mean over the frames of video `name`}."""

@@ -62,7 +62,7 @@ SECTIONS = {
             "equivariance_jacobian": 10,
         },
     },
-    "reconstruction": {"num_videos": None, "format": ".mp4"},
+    "reconstruction": {"num_videos": None, "format": ".mp4", "metrics": [], "kind": "face", "detectors": None},
     "animate": {
         "num_pairs": 50,
         "format": ".mp4",
