@@ -68,7 +68,7 @@ def parse_args(argv=None):
                              "hog_then_cnn (the CNN on frames where HOG finds nothing) (default: %(default)s)")
     parser.add_argument("--pose-estimator", default=None,
                         help="body pose estimator for --kind body (a ppgan.detectors POSE_ESTIMATORS name; "
-                             "default: the only registered one)")
+                             "default: blazepose, shipped)")
     parser.add_argument("--force", action="store_true",
                         help="replace the train/, test/ and metadata.csv of a non-empty output folder")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")

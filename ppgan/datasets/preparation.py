@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from ppgan.utils import video as vio
-from ppgan.utils.errors import ConfigError, InputError
+from ppgan.utils.errors import InputError
 from ppgan.utils.io import atomic_write
 from ppgan.utils.logger import get_logger
 
@@ -259,7 +259,7 @@ _READABLE_EXTENSIONS = vio.VIDEO_EXTENSIONS + vio.GIF_EXTENSIONS + vio.IMAGE_EXT
 
 def build_subject_finder(kind, detector="dlib", method="hog", pose_estimator=None):
     """A function frame -> the subject's box or None: the largest face (`detector`, dlib's `method`), or the
-    extent of a body's keypoints (`pose_estimator`: a POSE_ESTIMATORS name; default: the only registered one)."""
+    extent of a body's keypoints (`pose_estimator`: a POSE_ESTIMATORS name; default: BlazePose)."""
     from ppgan import detectors
     if kind == "face":
         cfg = {"name": detector, "method": method, "landmarks": False} if detector == "dlib" else {"name": detector}
@@ -267,18 +267,7 @@ def build_subject_finder(kind, detector="dlib", method="hog", pose_estimator=Non
         return lambda frame: face_box(face_detector.detect(frame))
     if kind != "body":
         raise InputError("kind must be one of %s, got %r" % (", ".join(KINDS), kind))
-    names = detectors.POSE_ESTIMATORS.names()
-    if pose_estimator is None:
-        if not names:
-            raise detectors.DetectorUnavailable(
-                "--kind body needs a body pose estimator and none is installed in this version "
-                "(ppgan.detectors.POSE_ESTIMATORS is empty); prepare face videos with --kind face, or crop body "
-                "videos with another tool")
-        if len(names) > 1:
-            raise ConfigError("several pose estimators are registered (%s); choose one with --pose-estimator"
-                              % ", ".join(names))
-        pose_estimator = names[0]
-    estimator = detectors.build_pose_estimator(pose_estimator)
+    estimator = detectors.build_pose_estimator(pose_estimator or detectors.DEFAULT_POSE_ESTIMATOR)
     return lambda frame: pose_box(estimator.estimate(frame))
 
 

@@ -7,6 +7,7 @@ are imported when a detector is built, not when this package is.
 """
 from .base import (MISSING, NUM_FACE_LANDMARKS, OPENPOSE_18, Face, FaceDetector, FaceEmbedder,  # noqa: F401
                    PoseEstimator, largest_first, missing_points)
-from .builder import (FACE_DETECTORS, FACE_EMBEDDERS, POSE_ESTIMATORS, DetectorUnavailable,  # noqa: F401
-                      build_face_detector, build_face_embedder, build_pose_estimator)
-from . import haar, dlib_face, blazepose  # noqa: F401,E402  (registers the classes)
+from .builder import (DEFAULT_FACE_DETECTOR, DEFAULT_POSE_ESTIMATOR, FACE_DETECTORS, FACE_EMBEDDERS,  # noqa: F401
+                      POSE_ESTIMATORS, DetectorUnavailable, build_face_detector, build_face_embedder,
+                      build_pose_estimator)
+from . import haar, dlib_face, blazepose, face_alignment_detector  # noqa: F401,E402  (registers the classes)

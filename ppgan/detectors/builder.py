@@ -13,6 +13,8 @@ FACE_EMBEDDERS = Registry("face embedder")
 POSE_ESTIMATORS = Registry("pose estimator")
 
 EVAL_EXTRA = "pip install 'ppgan-fomm[eval]'"
+DEFAULT_FACE_DETECTOR = "dlib"
+DEFAULT_POSE_ESTIMATOR = "blazepose"
 
 
 class DetectorUnavailable(PPGanError):
@@ -28,7 +30,7 @@ def _build(registry, cfg, what):
         raise e.with_prefix(what) from None
 
 
-def build_face_detector(cfg="dlib"):
+def build_face_detector(cfg=DEFAULT_FACE_DETECTOR):
     """A face detector from a registered name or {name: ..., arguments}."""
     return _build(FACE_DETECTORS, cfg, "face_detector")
 
@@ -38,7 +40,7 @@ def build_face_embedder(cfg="dlib"):
     return _build(FACE_EMBEDDERS, cfg, "face_embedder")
 
 
-def build_pose_estimator(cfg):
+def build_pose_estimator(cfg=DEFAULT_POSE_ESTIMATOR):
     """A body pose estimator from a registered name or {name: ..., arguments}."""
     return _build(POSE_ESTIMATORS, cfg, "pose_estimator")
 

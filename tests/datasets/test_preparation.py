@@ -273,15 +273,14 @@ def test_an_interrupted_clip_leaves_no_file(tmp_path, monkeypatch):
     assert not any(n.startswith(".") for n in os.listdir(tmp_path / "out" / "train"))
 
 
-def test_body_kind_without_a_pose_estimator_is_a_one_line_error(capsys, tmp_path, monkeypatch):
-    from ppgan.detectors import POSE_ESTIMATORS
-    monkeypatch.setattr(POSE_ESTIMATORS, "_classes", {})  # an installation where none is registered
+def test_unknown_pose_estimator_is_a_one_line_error(capsys, tmp_path):
     frames, _ = _square_video(4, 30)
     write_video(str(tmp_path / "v.mp4"), frames)
     code, err = _run_tool(capsys, "--input", str(tmp_path / "v.mp4"), "--out", str(tmp_path / "out"),
-                          "--kind", "body")
+                          "--kind", "body", "--pose-estimator", "openpose")
     lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("error:") and "pose estimator" in lines[0]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error:"), lines
+    assert "unknown pose estimator 'openpose'" in lines[0] and "blazepose" in lines[0]
     assert not (tmp_path / "out").exists()
 
 
@@ -397,9 +396,6 @@ def test_end_to_end_prepare_then_train(carphone, carphone_frames, capsys, tmp_pa
 
 
 def test_body_kind_follows_a_person_with_the_registered_pose_estimator(tmp_path):
-    from ppgan.detectors import POSE_ESTIMATORS
-    if not POSE_ESTIMATORS.names():
-        pytest.skip("no body pose estimator is registered")
     data = pytest.importorskip("skimage.data")
     import cv2
     person = cv2.resize(data.astronaut(), (160, 160), interpolation=cv2.INTER_AREA)

