@@ -1,5 +1,6 @@
-"""No network: importing ppgan keeps ONNX Runtime (the default CPU backend) from sending telemetry; the metric and
-dataset tools run their detectors offline."""
+"""Nothing from outside at run time: importing ppgan keeps ONNX Runtime (the default CPU backend) from sending
+telemetry; the ONNX conversion starts no package installer; the metric and dataset tools run their detectors
+offline."""
 import os
 import subprocess
 import sys
@@ -120,3 +121,58 @@ def test_the_metrics_and_dataset_tools_use_no_network(tmp_path):
     assert os.path.isfile(str(tmp_path / "faces" / "carphone.npz"))
     assert os.path.isfile(str(tmp_path / "bodies" / "cyclist.npz"))
     assert os.listdir(str(tmp_path / "dataset" / "train"))
+
+
+# A fresh environment as the ONNX conversion meets it where onnx-graphsurgeon is missing (a package that hides
+# it), and a record of every package installer a process starts (the audit hook of a sitecustomize module, which
+# every Python process started with this PYTHONPATH imports first).
+_HIDDEN_PACKAGE = 'raise ImportError("onnx_graphsurgeon is hidden: an environment without it")\n'
+_INSTALLER_RECORDER = '''
+import os, sys
+def _record(event, args):
+    if event in ("subprocess.Popen", "os.posix_spawn", "os.exec") and "pip" in " ".join(map(str, args[1] or ())):
+        with open(os.environ["PPGAN_INSTALL_RECORD"], "a") as f:
+            f.write(" ".join(map(str, args[1])) + "\\n")
+        raise RuntimeError("package installer started")
+sys.addaudithook(_record)
+'''
+
+
+@pytest.fixture
+def fresh_environment(tmp_path, monkeypatch):
+    stubs = tmp_path / "stubs"
+    (stubs / "onnx_graphsurgeon").mkdir(parents=True)
+    (stubs / "onnx_graphsurgeon" / "__init__.py").write_text(_HIDDEN_PACKAGE)
+    (stubs / "sitecustomize.py").write_text(_INSTALLER_RECORDER)
+    record = tmp_path / "installs.txt"
+    record.write_text("")
+    monkeypatch.setenv("PYTHONPATH", str(stubs))
+    monkeypatch.setenv("PPGAN_INSTALL_RECORD", str(record))
+    monkeypatch.delenv("POLYGRAPHY_AUTOINSTALL_DEPS", raising=False)
+    return record
+
+
+@pytest.mark.xdist_group("offline")
+def test_the_onnx_conversion_installs_nothing(fresh_environment, tiny_config, tiny_weights, tmp_path):
+    """paddle2onnx alone, in an environment without onnx-graphsurgeon, starts pip to install it (the control: the
+    record catches it); the project's conversion of the same export starts no installer and still converts."""
+    from conftest import require_onnx
+    from ppgan.apps import FirstOrderPredictor
+    from ppgan.apps.export import convert_to_onnx, export_model, read_manifest
+
+    require_onnx()
+    graphs = FirstOrderPredictor(tiny_config, tiny_weights, backend="dygraph").graphs
+    folder = str(tmp_path / "model")
+    export_model(graphs["kp_detector"].kp_detector, graphs["source_encoder"].generator, folder, (32, 32))
+    manifest = read_manifest(folder)
+    entry = manifest["graphs"]["kp_detector"]
+    control = ("import paddle2onnx; paddle2onnx.export(%r, %r, save_file=%r, opset_version=16)"
+               % (os.path.join(folder, entry["model"]), os.path.join(folder, entry["params"]),
+                  str(tmp_path / "control.onnx")))
+    subprocess.run([sys.executable, "-c", control], capture_output=True, text=True, timeout=300)
+    if "pip" not in fresh_environment.read_text():
+        pytest.skip("this paddle2onnx starts no installer for a missing onnx-graphsurgeon: nothing to guard")
+    fresh_environment.write_text("")
+    convert_to_onnx(folder, manifest)
+    assert fresh_environment.read_text() == ""
+    assert all(os.path.getsize(os.path.join(folder, name + ".onnx")) > 0 for name in manifest["graphs"])

@@ -137,8 +137,17 @@ def _write_manifest(folder, manifest):
         json.dump(manifest, f, indent=1, sort_keys=True)
 
 
+# paddle2onnx 2.x folds constants with polygraphy and turns on polygraphy's automatic installation of missing
+# packages (POLYGRAPHY_AUTOINSTALL_DEPS=1: `pip install onnx_graphsurgeon` from an extra index, at run time). Its
+# setting is read once, when polygraphy.config is first imported: importing it first, and switching it off, keeps
+# any installer from running. onnx-graphsurgeon is a requirement instead; without it the folding is skipped.
 _ONNX_SCRIPT = """
 import json, sys
+try:
+    import polygraphy.config
+    polygraphy.config.AUTOINSTALL_DEPS = False
+except ImportError:
+    pass
 import paddle2onnx
 folder, opset = sys.argv[1], int(sys.argv[2])
 for name, entry in json.loads(sys.argv[3]).items():
