@@ -1,5 +1,6 @@
 """Command line of tools/main.py and tools/train.py (PaddleGAN's flags)."""
 import argparse
+import functools
 import logging
 import os
 
@@ -181,8 +182,11 @@ def report_metrics(comparison, names, folder):
     summary.json, <video>.npz, as tools/evaluate_videos.py does) and print one '<METRIC>: <value>' line each."""
     from ppgan.engine.video_metrics import format_table, write_results
 
+    comparison.finish_all()
     for failed in set(comparison.videos) - set(names):  # a video that broke off midway counts nowhere
         del comparison.videos[failed]
+        if os.path.exists(os.path.join(folder, failed + ".npz")):
+            os.remove(os.path.join(folder, failed + ".npz"))
     names = [n for n in names if n in comparison.videos]
     write_results(folder, comparison, names)
     logger.info("keypoint and identity metrics of the reconstructions (per-frame features in %s):\n%s", folder,
@@ -197,9 +201,13 @@ def evaluate_run(evaluation, config, out, progress):
     from ppgan.datasets import build_dataset, build_paired_dataset
     from ppgan.engine.evaluator import animate_pairs, reconstruct
 
+    from ppgan.engine.video_metrics import write_arrays
+
     test = build_dataset(config["dataset"], "test")
     rec, anim = config["reconstruction"], config["animate"]
     comparison = reconstruction_metrics(rec)  # detectors are checked before any video is read
+    if comparison is not None:  # each video's per-frame features are written as soon as it is reconstructed
+        comparison.on_video_done = functools.partial(write_arrays, os.path.join(out, "reconstruction"))
     kp_detector, generator, visualizer = evaluation["kp_detector"], evaluation["generator"], evaluation["visualizer"]
     batch = max(1, int(config["train"]["batch_size"]))
     if config["dataset"]["pairs_list"] is None and len(test) < 2:

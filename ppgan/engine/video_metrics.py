@@ -166,8 +166,16 @@ def format_table(comparison, names):
     return "\n".join(lines)
 
 
+def write_arrays(out, name, arrays):
+    """<name>.npz into `out`: a video's per-frame features and values (written whole or not at all)."""
+    os.makedirs(out, exist_ok=True)
+    with atomic_write(os.path.join(out, name + ".npz")) as f:
+        np.savez(f, **arrays)
+
+
 def write_results(out, comparison, names):
-    """metrics.csv, summary.json and <name>.npz into `out` (each written whole or not at all)."""
+    """metrics.csv and summary.json into `out` (each written whole or not at all); the videos' npz files are
+    written by :func:`write_arrays` as each video is finished."""
     os.makedirs(out, exist_ok=True)
     metrics = list(comparison.metrics)
     rows = _rows(comparison, names)
@@ -183,9 +191,6 @@ def write_results(out, comparison, names):
     with atomic_write(os.path.join(out, "summary.json"), "w") as f:
         json.dump({"videos": len(names), "frames": frames, "detection_rate": rates,
                    "metrics": {m: (None if np.isnan(v) else v) for m, v in summary.items()}}, f, indent=2)
-    for name in names:
-        with atomic_write(os.path.join(out, name + ".npz")) as f:
-            np.savez(f, **comparison.arrays(name))
 
 
 def _normalised(points, shape):
@@ -225,11 +230,20 @@ def main(argv=None):
     metrics = args.metrics or DEFAULT_METRICS[args.kind]
     comparison = Comparison(metrics, args.kind, face_detector=args.face_detector, face_embedder=args.face_embedder,
                             pose_estimator=args.pose_estimator)
+    paths = {name: (real_path, generated_path) for name, real_path, generated_path in pairs}
+    if args.out is not None:
+        def video_done(name, arrays):
+            write_arrays(args.out, name, arrays)
+            if "real_keypoints" in arrays:
+                keypoint_sheet(os.path.join(args.out, name + ".png"), *paths[name], arrays, args.image_shape,
+                               args.column)
+        comparison.on_video_done = video_done
     done, failed = [], {}
     for name, real_path, generated_path in tqdm(pairs, desc="videos", unit="video", disable=args.no_progress):
         try:
             compare_pair(comparison, name, real_path, generated_path, args.image_shape, args.column,
                          not args.no_progress)
+            comparison.finish(name)
             done.append(name)
         except InputError as e:
             comparison.videos.pop(name, None)
@@ -239,12 +253,6 @@ def main(argv=None):
         raise InputError("no video could be compared: %s" % "; ".join("%s: %s" % kv for kv in failed.items()))
     if args.out is not None:
         write_results(args.out, comparison, done)
-        paths = {name: (real_path, generated_path) for name, real_path, generated_path in pairs}
-        for name in done:
-            arrays = comparison.arrays(name)
-            if "real_keypoints" in arrays:
-                keypoint_sheet(os.path.join(args.out, name + ".png"), *paths[name], arrays, args.image_shape,
-                               args.column)
         logger.info("per-video figures, per-frame features and pictures of the keypoints in %s", args.out)
     if failed:
         logger.warning("%d video(s) skipped: %s", len(failed), ", ".join(failed))

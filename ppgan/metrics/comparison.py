@@ -91,10 +91,14 @@ def _found(value, key):
 
 
 class Comparison:
-    """Per-frame metric values and features of (real, generated) videos, added frame by frame (so memory does
-    not grow with the frames, except the small per-frame features), pooled over all videos.
+    """Per-frame metric values and features of (real, generated) videos, added frame by frame and pooled over all
+    videos.
 
-    metrics: names ('l1', 'akd', 'mkr', 'aed'); extractor: a :class:`FeatureExtractor` (None when only 'l1').
+    metrics: names ('l1', 'akd', 'mkr', 'aed'); the detectors (for what they need) are built from `kind` and the
+    detector arguments (:class:`FeatureExtractor`). A video's features (keypoints, embeddings, boxes) are kept
+    until :meth:`finish` hands them to `on_video_done(name, arrays)` (e.g. to write them) and drops them, so that
+    memory grows with the frames by a few numbers each (the per-frame values and detection flags), not by their
+    features.
     """
 
     def __init__(self, metrics, kind="face", face_detector=None, face_embedder=None, pose_estimator=None):
@@ -102,11 +106,15 @@ class Comparison:
         needs = {n for m in self.metrics.values() for n in m.needs} - {"image"}
         self.extractor = FeatureExtractor(kind, needs, face_detector, face_embedder, pose_estimator) if needs \
             else None
-        self.videos = {}  # name -> {'real': {feature: [per frame]}, 'generated': ..., 'values': {metric: [...]}}
+        self.on_video_done = None
+        # name -> {'real': {feature: [per frame]}, 'generated': ..., 'values': {metric: [...]},
+        #          'found': {side: [bool per frame]}, 'finished': bool}
+        self.videos = {}
+        self._current = None
 
     def _video(self, name):
-        return self.videos.setdefault(name, {"real": {}, "generated": {},
-                                             "values": {m: [] for m in self.metrics}})
+        return self.videos.setdefault(name, {"real": {}, "generated": {}, "values": {m: [] for m in self.metrics},
+                                             "found": {"real": [], "generated": []}, "finished": False})
 
     def add_frame(self, name, real, generated):
         """Compare one uint8 RGB frame pair of video `name` (frames must be added in order)."""
@@ -115,20 +123,28 @@ class Comparison:
             raise ValueError("frame sizes differ: real %dx%d, generated %dx%d"
                              % (real.shape[1], real.shape[0], generated.shape[1], generated.shape[0]))
         video = self._video(name)
+        if video["finished"]:
+            raise ValueError("video %r was finished; its frames cannot be added to" % name)
         features = {}
         for side, frame in (("real", real), ("generated", generated)):
             features[side] = self.extractor(frame) if self.extractor is not None else {}
-            features[side]["image"] = frame
             for key, value in features[side].items():
-                if key != "image":
-                    video[side].setdefault(key, []).append(value)
+                video[side].setdefault(key, []).append(value)
+            if features[side]:
+                key = "keypoints" if "keypoints" in features[side] else "embedding"
+                video["found"][side].append(bool(np.any(_found(features[side][key], key))))
+            features[side]["image"] = frame
         for key, metric in self.metrics.items():
             need = metric.needs[0]
             video["values"][key].append(metric.frame_value(features["real"][need], features["generated"][need]))
 
     def add_reconstruction(self, name, driving, out):
         """`on_chunk` of the evaluator's `reconstruct`: the real (driving) frames (N, 3, H, W) against the generator's
-        `out['prediction']`, both tensors in [0, 1], rounded to uint8 as the evaluator's PNG strips are."""
+        `out['prediction']`, both tensors in [0, 1], rounded to uint8 as the evaluator's PNG strips are. The first
+        chunk of another video finishes the previous one."""
+        if self._current is not None and name != self._current and self._current in self.videos:
+            self.finish(self._current)
+        self._current = name
         for real, generated in zip(_uint8_frames(driving), _uint8_frames(out["prediction"])):
             self.add_frame(name, real, generated)
 
@@ -136,6 +152,20 @@ class Comparison:
         """Compare frame pairs of video `name` from two iterables of frames."""
         for real, generated in zip(real_frames, generated_frames):
             self.add_frame(name, real, generated)
+
+    def finish(self, name):
+        """Video `name` is complete: hand its arrays to `on_video_done` and drop its features."""
+        video = self.videos[name]
+        if video["finished"]:
+            return
+        if self.on_video_done is not None:
+            self.on_video_done(name, self.arrays(name))
+        video["real"], video["generated"], video["finished"] = {}, {}, True
+
+    def finish_all(self):
+        """Finish every video not finished yet."""
+        for name in list(self.videos):
+            self.finish(name)
 
     def frames(self, name):
         """Number of frame pairs compared for video `name`."""
@@ -148,12 +178,8 @@ class Comparison:
         names = list(self.videos) if names is None else list(names)
         if self.extractor is None or not names:
             return {}
-        rates = {}
-        for side in ("real", "generated"):
-            key = "keypoints" if "keypoints" in self.videos[names[0]][side] else "embedding"
-            found = [bool(np.any(_found(value, key))) for n in names for value in self.videos[n][side][key]]
-            rates[side] = float(np.mean(found))
-        return rates
+        return {side: float(np.mean([f for n in names for f in self.videos[n]["found"][side]]))
+                for side in ("real", "generated")}
 
     def video_result(self, name):
         """{metric: mean over the frames of video `name`}."""
@@ -167,7 +193,7 @@ class Comparison:
 
     def arrays(self, name):
         """The features and per-frame values of video `name` as arrays: `real_<feature>`, `generated_<feature>`
-        ((T, ...)) and `<metric>` ((T,), NaN for frames without a value)."""
+        ((T, ...); until the video is finished) and `<metric>` ((T,), NaN for frames without a value)."""
         video, out = self.videos[name], {}
         for side in ("real", "generated"):
             for key, values in video[side].items():

@@ -72,3 +72,25 @@ def test_frames_of_different_sizes_are_refused(faces):
     comparison = Comparison(["l1"])
     with pytest.raises(ValueError, match="frame sizes differ"):
         comparison.add_frame("v", faces[0], faces[0][:128])
+
+
+def test_finished_videos_hand_over_and_drop_their_features(faces):
+    """Memory grows by a few numbers per frame: a finished video's features go to on_video_done and are dropped;
+    the next video's first reconstruction chunk finishes the previous one."""
+    import paddle
+
+    handed = {}
+    comparison = Comparison(["l1", "akd"], "face", face_detector="dlib")
+    comparison.on_video_done = lambda name, arrays: handed.setdefault(name, arrays)
+    chunk = paddle.to_tensor(np.stack(faces[:2]).transpose(0, 3, 1, 2).astype("float32") / 255.0)
+    comparison.add_reconstruction("a", chunk, {"prediction": chunk})
+    comparison.add_reconstruction("a", chunk, {"prediction": chunk})
+    assert handed == {} and comparison.videos["a"]["real"]["keypoints"]
+    comparison.add_reconstruction("b", chunk, {"prediction": chunk})
+    assert list(handed) == ["a"] and handed["a"]["real_keypoints"].shape == (4, 68, 2)
+    assert comparison.videos["a"]["real"] == {} and comparison.frames("a") == 4
+    comparison.finish_all()
+    assert sorted(handed) == ["a", "b"] and comparison.summary() == {"l1": 0.0, "akd": 0.0}
+    assert comparison.detection_rates() == {"real": 1.0, "generated": 1.0}
+    with pytest.raises(ValueError, match="finished"):
+        comparison.add_frame("a", faces[0], faces[0])
