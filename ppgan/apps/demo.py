@@ -21,6 +21,7 @@ SHIPPED_MODEL_DIRS = {"FirstOrderModel": os.path.join(_APPS, "default_model"),
 DEFAULT_MODEL_DIR = SHIPPED_MODEL_DIRS["TPSMMModel"]
 DEFAULT_CONFIG = os.path.join(DEFAULT_MODEL_DIR, "config.yaml")
 DEFAULT_WEIGHTS = os.path.join(DEFAULT_MODEL_DIR, "weights.pdparams")
+DEFAULT_OUTPUT, DEFAULT_FILENAME = "output", "result.mp4"
 RELEASED_HELP = (
     "get a released checkpoint of the original project (e.g. vox-cpk.pth.tar, linked from "
     "https://github.com/AliaksandrSiarohin/first-order-model), convert it with 'python "
@@ -101,14 +102,19 @@ def build_parser():
     parser.add_argument("--config", default=None,
                         help="model config: configs/*.yaml (firstorder_* or tpsmm_*) or an original FOMM or TPSMM "
                              "config; the config says which model it is (default: the shipped model's)")
-    parser.add_argument("--weight_path", default=None,
+    parser.add_argument("--weight_path", "--checkpoint", dest="weight_path", default=None,
                         help="weights: .pdparams (training or tools/convert_torch_weights.py) or a PyTorch "
-                             ".pth.tar (converted in memory) (default: the shipped model's)")
+                             ".pth.tar (converted in memory); --checkpoint is the original demos' name for it "
+                             "(default: the shipped model's)")
     add_input_args(parser)
-    parser.add_argument("--output", default="output", help="folder the result is written to (created if missing)")
-    parser.add_argument("--filename", default="result.mp4",
+    parser.add_argument("--output", default=DEFAULT_OUTPUT, help="folder the result is written to (created if "
+                        "missing)")
+    parser.add_argument("--filename", default=DEFAULT_FILENAME,
                         help="result name inside --output; its extension picks the format: .mp4 (H.264, the "
                              "driving video's fps), .gif, or no extension for a folder of PNG frames")
+    parser.add_argument("--result_video", default=None, metavar="PATH",
+                        help="the result's whole path, as the original demos name it (e.g. result.mp4): instead of "
+                             "--output and --filename")
     add_animation_args(parser)
     parser.add_argument("--backend", choices=BACKENDS, default="auto",
                         help="where the model runs: dygraph (Paddle layers), inference (Paddle Inference; oneDNN on "
@@ -120,7 +126,37 @@ def build_parser():
     parser.add_argument("--image_size", type=int, default=None,
                         help="side of the square the model animates at (default: the config's dataset.frame_shape, "
                              "else 256)")
+    parser.add_argument("--img_shape", type=_square_shape, default=None, metavar="H,W",
+                        help="the TPSMM demo's name for the frame size: H,W with H = W (the same as --image_size H)")
     return parser
+
+
+def _square_shape(text):
+    try:
+        height, width = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected H,W such as 256,256, got %r" % text) from None
+    if height != width:
+        raise argparse.ArgumentTypeError("the models animate square frames: H and W must be equal, got %r" % text)
+    return height
+
+
+def original_demo_args(args):
+    """Fold the original demos' --result_video and --img_shape into --output/--filename and --image_size (one error
+    when both spellings are given with different values)."""
+    if args.result_video is not None:
+        if (args.output, args.filename) != (DEFAULT_OUTPUT, DEFAULT_FILENAME):
+            raise InputError("give either --result_video or --output/--filename, not both")
+        folder, name = os.path.split(args.result_video)
+        if not name:
+            raise InputError("--result_video '%s' names a folder; give a file such as result.mp4" % args.result_video)
+        args.output, args.filename = folder or ".", name
+    if args.img_shape is not None:
+        if args.image_size not in (None, args.img_shape):
+            raise InputError("--img_shape %d,%d and --image_size %d disagree; give one of them"
+                             % (args.img_shape, args.img_shape, args.image_size))
+        args.image_size = args.img_shape
+    return args
 
 
 def check_animation_args(args):
@@ -241,7 +277,7 @@ def animate_to_file(predictor, args, out):
 
 def main(argv=None):
     """Parse `argv`, animate, write the result; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    args = original_demo_args(build_parser().parse_args(argv))
     check_animation_args(args)
     config, weights = resolve_model(args.config, args.weight_path)
     out = output_path(args.output, args.filename)

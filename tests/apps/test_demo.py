@@ -363,3 +363,57 @@ def test_the_animations_keypoints_are_the_predictors_on_the_frames_it_animates(m
         assert animation.write(str(tmp_path / "out.mp4"), find_best_frame=True) == 6
     assert searches == [1]
     np.testing.assert_array_equal(best, decoded[3])  # the frame equal to the source
+
+
+def _original_demo(*argv):
+    with pytest.raises(SystemExit) as e:
+        run(demo.main, list(argv) + ["--no-progress"])
+    return e.value.code
+
+
+def test_the_original_fomm_demo_command_runs_unchanged(inputs, tmp_path, monkeypatch):
+    """first-order-model's README command (its config, its .pth.tar, --checkpoint, --result_video, --cpu) writes the
+    same frames as the project's spelling of it."""
+    from conftest import parity_path
+
+    config, checkpoint = parity_path("vox", "config.yaml"), parity_path("vox", "checkpoint.pth.tar")
+    source, driving = inputs
+    monkeypatch.chdir(tmp_path)
+    assert _original_demo("--config", config, "--driving_video", driving, "--source_image", source, "--checkpoint",
+                          checkpoint, "--relative", "--adapt_scale", "--result_video", "result.mp4",
+                          "--find_best_frame", "--cpu", "--image_size", "128") == 0
+    assert _original_demo("--config", config, "--weight_path", checkpoint, "--source_image", source,
+                          "--driving_video", driving, "--output", "ours", "--relative", "--adapt_scale",
+                          "--find_best_frame", "--image_size", "128") == 0
+    original, ours = read_frames("result.mp4"), read_frames(os.path.join("ours", "result.mp4"))
+    assert len(original) == count_frames(driving) and np.array_equal(np.stack(original), np.stack(ours))
+
+
+def test_the_original_tpsmm_demo_command_runs_unchanged(inputs, tmp_path):
+    """TPSMM's README command: --config, --checkpoint, --result_video, --mode, --img_shape, --find_best_frame, --cpu."""
+    from conftest import tpsmm_parity_path
+
+    config, checkpoint = tpsmm_parity_path("tpsmm-vox", "config.yaml"), tpsmm_parity_path("tpsmm-vox",
+                                                                                            "checkpoint.pth.tar")
+    source, driving = inputs
+    result = str(tmp_path / "out" / "result.gif")
+    assert _original_demo("--config", config, "--checkpoint", checkpoint, "--source_image", source, "--driving_video",
+                          driving, "--result_video", result, "--mode", "relative", "--img_shape", "64,64",
+                          "--find_best_frame", "--cpu") == 0
+    frames = read_frames(result)
+    assert len(frames) == count_frames(driving) and frames[0].shape[:2] == (48, 64)  # the source's aspect, 64 wide
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--result_video", "r.mp4", "--filename", "x.mp4"], "either --result_video or --output/--filename"),
+    (["--result_video", "somewhere/"], "names a folder"),
+    (["--img_shape", "64,32"], "must be equal"),
+    (["--img_shape", "64"], "expected H,W"),
+    (["--img_shape", "64,64", "--image_size", "32"], "--img_shape 64,64 and --image_size 32 disagree"),
+])
+def test_the_original_demos_flags_refuse_contradictions(model, inputs, tmp_path, capsys, extra, message):
+    source, driving = inputs
+    code = _original_demo("--config", model[0], "--checkpoint", model[1], "--source_image", source,
+                          "--driving_video", driving, *extra)
+    err = capsys.readouterr().err
+    assert code == 2 and message in err, err
