@@ -7,6 +7,7 @@ import argparse
 import os
 
 from ppgan.apps.backends import BACKENDS
+from ppgan.utils.cli import height_width
 from ppgan.utils.errors import CheckpointError, InputError
 from ppgan.utils.logger import get_logger
 
@@ -132,10 +133,7 @@ def build_parser():
 
 
 def _square_shape(text):
-    try:
-        height, width = (int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected H,W such as 256,256, got %r" % text) from None
+    height, width = height_width(text)
     if height != width:
         raise argparse.ArgumentTypeError("the models animate square frames: H and W must be equal, got %r" % text)
     return height

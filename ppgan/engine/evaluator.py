@@ -13,7 +13,7 @@ from tqdm import tqdm
 from ppgan.metrics import RunningMean, l1_distance
 from ppgan.utils.errors import ConfigError, InputError
 from ppgan.utils.logger import get_logger
-from ppgan.utils.video import VideoWriter, save_image
+from ppgan.utils.video import VideoWriter, nchw_to_uint8, save_image
 
 logger = get_logger("ppgan.engine")
 
@@ -45,10 +45,6 @@ def _item(out, i):
         else:
             sliced[key] = value[i:i + 1]
     return sliced
-
-
-def _to_uint8(images):
-    return (np.clip(images.transpose(0, 2, 3, 1), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
 def _video_extension(fmt):
@@ -138,7 +134,7 @@ def _reconstruct_video(kp_detector, generator, bg_predictor, dataset, index, nam
                 on_chunk(name, driving, out)
             if out_dir is None:
                 continue
-            strip.append(_to_uint8(out["prediction"].numpy()))
+            strip.append(nchw_to_uint8(out["prediction"]))
             for i in range(n):
                 writer.write(visualizer.visualize(source, driving[i:i + 1], _item(out, i)))
     if source is None:

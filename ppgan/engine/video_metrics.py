@@ -19,27 +19,18 @@ from ppgan.datasets.frames_dataset import list_videos
 from ppgan.detectors import FACE_DETECTORS, FACE_EMBEDDERS, POSE_ESTIMATORS
 from ppgan.metrics.comparison import KINDS, Comparison
 from ppgan.metrics.keypoints import METRICS
+from ppgan.utils.cli import height_width
 from ppgan.utils.errors import InputError
 from ppgan.utils.io import atomic_write
 from ppgan.utils.logger import get_logger
 from ppgan.utils.video import open_video, save_image
-from ppgan.utils.visual import keypoint_preview, make_grid
+from ppgan.utils.visual import keypoint_preview, make_grid, pixels_to_kp
 
 logger = get_logger("ppgan.engine")
 
 DEFAULT_METRICS = {"face": ("l1", "akd", "mkr", "aed"), "body": ("l1", "akd", "mkr")}
 SHEET_FRAMES = 6  # frames of a video shown in its picture
 SHEET_HEIGHT = 256  # smaller frames are enlarged to this many rows there
-
-
-def _shape(text):
-    try:
-        h, w = (int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected H,W (e.g. 256,256), got %r" % text) from None
-    if h < 1 or w < 1:
-        raise argparse.ArgumentTypeError("H and W must be positive, got %r" % text)
-    return h, w
 
 
 def build_parser():
@@ -63,7 +54,7 @@ def build_parser():
     parser.add_argument("--kind", choices=KINDS, default="face",
                         help="what the videos show: face (68 face landmarks, face identity) or body (18 body "
                              "keypoints) (default: %(default)s)")
-    parser.add_argument("--image_shape", type=_shape, default=None, metavar="H,W",
+    parser.add_argument("--image_shape", type=height_width, default=None, metavar="H,W",
                         help="frame size of PNG strips (frames side by side in one image, the original's format); "
                              "also the size each frame is cut to with --column")
     parser.add_argument("--column", type=int, default=None,
@@ -193,11 +184,11 @@ def write_results(out, comparison, names):
                    "metrics": {m: (None if np.isnan(v) else v) for m, v in summary.items()}}, f, indent=2)
 
 
-def _normalised(points, shape):
+def _drawable(points, shape):
     """Pixel (x, y) keypoints (-1: missing) as the [-1, 1] coordinates ppgan.utils.visual draws (NaN: not drawn)."""
     points = np.array(points, np.float64)
     points[points[:, 0] < 0] = np.nan
-    return points / np.array([(shape[1] - 1) / 2.0, (shape[0] - 1) / 2.0]) - 1.0
+    return pixels_to_kp(points, shape[0], shape[1])
 
 
 def keypoint_sheet(path, real_path, generated_path, arrays, image_shape=None, column=None, count=SHEET_FRAMES):
@@ -208,8 +199,9 @@ def keypoint_sheet(path, real_path, generated_path, arrays, image_shape=None, co
     indices = sorted({int(round(i)) for i in np.linspace(0, total - 1, min(count, total))})
     rows = []
     for side, source, col in (("real", real_path, None), ("generated", generated_path, column)):
-        frames = [f for i, f in enumerate(_frames(source, image_shape, col)) if i in indices]
-        rows += [keypoint_preview(f, _normalised(arrays["%s_keypoints" % side][i], f.shape),
+        wanted = set(indices)
+        frames = [f for i, f in enumerate(_frames(source, image_shape, col)) if i in wanted]
+        rows += [keypoint_preview(f, _drawable(arrays["%s_keypoints" % side][i], f.shape),
                                   height=max(SHEET_HEIGHT, f.shape[0])) for i, f in zip(indices, frames)]
     save_image(path, np.round(make_grid(rows, len(indices)) * 255).astype(np.uint8))
 

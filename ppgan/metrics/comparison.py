@@ -9,7 +9,7 @@ import numpy as np
 from ppgan.detectors import (MISSING, NUM_FACE_LANDMARKS, build_face_detector, build_face_embedder,
                              build_pose_estimator, missing_points)
 from ppgan.utils.errors import ConfigError
-from ppgan.utils.video import as_uint8_rgb
+from ppgan.utils.video import as_uint8_rgb, nchw_to_uint8
 
 from .keypoints import METRICS, mean_over_frames
 
@@ -81,11 +81,6 @@ class FeatureExtractor:
         return out
 
 
-def _uint8_frames(images):
-    images = images.numpy() if hasattr(images, "numpy") else np.asarray(images)
-    return (np.clip(images.transpose(0, 2, 3, 1), 0, 1) * 255 + 0.5).astype(np.uint8)
-
-
 def _found(value, key):
     return value[:, 0] != MISSING if key == "keypoints" else ~np.isnan(value)
 
@@ -145,7 +140,7 @@ class Comparison:
         if self._current is not None and name != self._current and self._current in self.videos:
             self.finish(self._current)
         self._current = name
-        for real, generated in zip(_uint8_frames(driving), _uint8_frames(out["prediction"])):
+        for real, generated in zip(nchw_to_uint8(driving), nchw_to_uint8(out["prediction"])):
             self.add_frame(name, real, generated)
 
     def add_frames(self, name, real_frames, generated_frames):

@@ -1,4 +1,5 @@
 """Shared behaviour of the command-line tools: one-line errors and exit code 2."""
+import argparse
 import logging
 import sys
 import warnings
@@ -11,6 +12,17 @@ from .logger import setup_logging
 def quiet_warnings():
     """Hide third-party import-time warnings that say nothing to a user of the tools."""
     warnings.filterwarnings("ignore", message=".*ccache.*")
+
+
+def height_width(text):
+    """argparse type of an 'H,W' frame size flag: (H, W) of positive integers."""
+    try:
+        height, width = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected H,W such as 256,256, got %r" % text) from None
+    if height < 1 or width < 1:
+        raise argparse.ArgumentTypeError("H and W must be positive, got %r" % text)
+    return height, width
 
 
 def run(main, argv=None):

@@ -59,6 +59,13 @@ def as_uint8_rgb(frame, what="frame"):
     return np.round(to_rgb_float(arr, what) * 255.0).astype(np.uint8)
 
 
+def nchw_to_uint8(images):
+    """A batch of (N, 3, H, W) images in [0, 1] (array or tensor) as (N, H, W, 3) uint8, rounded half up: the frames
+    the evaluator writes into its PNG strips, and that the paper's metrics measure."""
+    images = images.numpy() if hasattr(images, "numpy") else np.asarray(images)
+    return (np.clip(images.transpose(0, 2, 3, 1), 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
 def _open_image(path, what="image", load=True):
     try:
         img = Image.open(path)

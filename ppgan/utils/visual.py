@@ -80,6 +80,12 @@ def kp_to_pixels(kp, height, width):
     return (kp + 1.0) * scale
 
 
+def pixels_to_kp(pixels, height, width):
+    """The inverse of :func:`kp_to_pixels`: float pixel positions (..., 2) of (column, row) -> (x, y) in [-1, 1]."""
+    pixels = np.asarray(_to_numpy(pixels), dtype=np.float64)
+    return pixels / np.array([(width - 1) / 2.0, (height - 1) / 2.0]) - 1.0
+
+
 def _as_float_image(image, what="image"):
     arr = _to_numpy(image)
     if arr.ndim == 2:

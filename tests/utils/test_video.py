@@ -467,3 +467,11 @@ def test_results_get_the_normal_permissions_of_new_files(tmp_path):
         assert os.stat(folder).st_mode & 0o777 == 0o755
     finally:
         os.umask(mask)
+
+
+def test_nchw_to_uint8_rounds_half_up_and_clips():
+    from ppgan.utils.video import nchw_to_uint8
+    images = np.array([0.0, 0.5 / 255, 1.5 / 255, 1.2, -0.1], np.float32).reshape(1, 1, 1, 5).repeat(3, axis=1)
+    out = nchw_to_uint8(images)
+    assert out.shape == (1, 1, 5, 3) and out.dtype == np.uint8
+    assert out[0, 0, :, 0].tolist() == [0, 1, 2, 255, 0]

@@ -260,3 +260,10 @@ def test_keypoint_preview_enlarges_and_colours_by_transform():
     assert np.abs(colours[0] - colours[2]).max() > 0.3
     with pytest.raises(ValueError, match="group"):
         draw_keypoints(image, kp, group=0)
+
+
+def test_pixels_to_kp_inverts_kp_to_pixels():
+    from ppgan.utils.visual import kp_to_pixels, pixels_to_kp
+    kp = np.array([[-1.0, -1.0], [1.0, 1.0], [0.25, -0.5]])
+    np.testing.assert_allclose(pixels_to_kp(kp_to_pixels(kp, 48, 64), 48, 64), kp)
+    np.testing.assert_allclose(pixels_to_kp([[63.0, 47.0]], 48, 64), [[1.0, 1.0]])
