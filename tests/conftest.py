@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 
 warnings.filterwarnings("ignore", message=".*ccache.*")
+# Tests never touch the network: a released file the code would download is refused with its offline error
+# (ppgan.utils.download), in this process and in every program a test starts.
+os.environ["PPGAN_OFFLINE"] = "1"
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PARITY_DIR = os.environ.get("PPGAN_PARITY_DIR", os.path.join(os.path.dirname(REPO), "shared", "parity"))

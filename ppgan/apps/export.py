@@ -15,7 +15,7 @@ import sys
 import warnings
 
 from ppgan.utils.errors import InputError, PPGanError
-from ppgan.utils.io import temp_dir_next_to
+from ppgan.utils.io import cache_root, temp_dir_next_to  # noqa: F401 (cache_root: the exports live under it)
 from ppgan.utils.logger import drop_native_messages, get_logger
 
 from .graphs import build_graphs, input_specs
@@ -228,11 +228,6 @@ def read_manifest(folder):
             if key in entry and not os.path.isfile(os.path.join(folder, entry[key])):
                 raise ExportError("'%s' misses %s; export the model again" % (folder, entry[key]))
     return manifest
-
-
-def cache_root():
-    """Where exports made for `--backend auto|inference|onnx` are kept: $PPGAN_CACHE_DIR or ~/.cache/ppgan-fomm."""
-    return os.environ.get("PPGAN_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "ppgan-fomm")
 
 
 def _code_digest():

@@ -107,7 +107,7 @@ class AnimationPredictor:
       `default_num_threads()`: FLAGS_paddle_num_threads if set, else every core the process may use.
     backend: 'dygraph' (the Paddle layers as trained), 'inference' (Paddle Inference: oneDNN on CPU),
       'onnx' (ONNX Runtime; the `onnx` extra) or 'auto' (the fastest installed for the device). The
-      static backends run the model exported once per frame size and cached (`export.cache_root()`);
+      static backends run the model exported once per frame size and cached (`ppgan.utils.io.cache_root()`);
       their frames equal the dygraph ones within 1e-4.
     device: 'cpu' or 'gpu'; None follows Paddle's current device.
     use_trt: with backend 'inference' on GPU, build TensorRT engines.

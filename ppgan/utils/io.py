@@ -54,3 +54,9 @@ def atomic_write(path, mode="wb"):
     with atomic_path(path) as tmp:
         with open(tmp, mode) as f:
             yield f
+
+
+def cache_root():
+    """Where the project keeps what it makes or fetches once (model exports, released weights a user asked to
+    download): $PPGAN_CACHE_DIR or ~/.cache/ppgan-fomm."""
+    return os.environ.get("PPGAN_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "ppgan-fomm")
