@@ -5,6 +5,8 @@ centres sit at -1 and 1 (this matches `grid_sample(align_corners=True)`; see doc
 First order keypoint dicts hold ``value`` (B, K, 2) and, with jacobians, ``jacobian`` (B, K, 2, 2);
 thin-plate spline keypoint dicts hold ``fg_kp`` (B, K*5, 2): K groups of 5 control points.
 """
+import functools
+
 import numpy as np
 import paddle
 import paddle.nn.functional as F
@@ -243,6 +245,84 @@ def resize_deformation(deformation, height, width, align_corners=False):
         return deformation
     field = resize_bilinear(deformation.transpose([0, 3, 1, 2]), height, width, align_corners)
     return field.transpose([0, 2, 3, 1])
+
+
+BORDER_BLUR_TAPS = 9  # PaddleGAN's border correction blurs with a 9x9 Gaussian
+# OpenCV's getGaussianKernel(n, sigma <= 0) returns these fixed tables (/ their sum) for n <= 9, not the sampled
+# Gaussian its documentation describes (whose 9 taps differ by up to 2e-3); GaussianBlur(..., (9, 9), 0) blurs
+# with the 9-tap row.
+_OPENCV_SMALL_GAUSSIANS = {1: [1], 3: [64, 128, 64], 5: [16, 64, 96, 64, 16],
+                           7: [8, 28, 56, 72, 56, 28, 8], 9: [4, 13, 30, 51, 60, 51, 30, 13, 4]}
+
+
+def gaussian_taps(size, sigma=0.0):
+    """The `size` taps (float64, summing to 1) of a 1-D Gaussian, as OpenCV's getGaussianKernel(size, sigma):
+    sigma <= 0 gives OpenCV's fixed table for odd sizes up to 9 (9 taps: [4, 13, 30, 51, 60, 51, 30, 13, 4] / 256),
+    otherwise the sampled Gaussian (sigma <= 0 then picks 0.3 * ((size - 1) / 2 - 1) + 0.8)."""
+    if sigma <= 0 and size in _OPENCV_SMALL_GAUSSIANS:
+        taps = np.asarray(_OPENCV_SMALL_GAUSSIANS[size], np.float64)
+        return taps / taps.sum()
+    if sigma <= 0:
+        sigma = 0.3 * ((size - 1) * 0.5 - 1) + 0.8
+    d = np.arange(size, dtype=np.float64) - (size - 1) / 2
+    taps = np.exp(-d * d / (2 * sigma * sigma))
+    return taps / taps.sum()
+
+
+def border_interior(height, width, band):
+    """(H, W) float32: 0 in a frame `band` pixels wide along every edge, 1 inside it."""
+    inside = np.zeros((height, width), np.float32)
+    inside[band:height - band, band:width - band] = 1
+    return inside
+
+
+@functools.lru_cache(maxsize=32)
+def _border_blend_weights(height, width, band, taps):
+    def blurred(n):  # the interior indicator of one axis, blurred with zeros beyond the ends
+        inside = np.zeros(n, np.float64)
+        inside[band:n - band] = 1
+        padded = np.pad(inside, taps // 2)
+        return np.correlate(padded, gaussian_taps(taps), mode="valid")
+
+    weights = np.outer(blurred(height), blurred(width)).astype(np.float32)
+    weights.flags.writeable = False
+    return weights
+
+
+def border_blend_weights(height, width, band, taps=None):
+    """(H, W) float32 weights of the deformation near the borders: border_interior blurred by a `taps` x `taps`
+    Gaussian (gaussian_taps), zeros outside the frame: OpenCV's GaussianBlur(border_interior(...), (taps, taps), 0,
+    borderType=BORDER_ISOLATED), PaddleGAN's mask (BORDER_ISOLATED alone pads with zeros), to the bit in the tests.
+    Indicator and kernel are separable, so the 2-D blur is the outer product of two 1-D ones.
+    taps: the kernel's size, BORDER_BLUR_TAPS (PaddleGAN's 9) unless given."""
+    # no module constant as a default value: graph export rewrites this function and loses them
+    taps = BORDER_BLUR_TAPS if taps is None else taps
+    return _border_blend_weights(int(height), int(width), int(band), int(taps))
+
+
+def _constant_like(array, like):
+    """A float32 numpy constant as a tensor of `like`'s dtype (an assign op in an exported graph)."""
+    tensor = paddle.assign(np.ascontiguousarray(array, dtype=np.float32))
+    return tensor if tensor.dtype == like.dtype else tensor.astype(like.dtype)
+
+
+def blend_border_to_identity(deformation, band):
+    """PaddleGAN's border correction of a sampling grid (B, H, W, 2): w * deformation + (1 - w) * identity with
+    w = border_blend_weights(H, W, band), so that within about `band` pixels of an edge the grid samples where it
+    stands instead of pulling content (or the zeros beyond the frame) in from elsewhere."""
+    h, w = deformation.shape[1], deformation.shape[2]
+    weights = _constant_like(border_blend_weights(h, w, band), deformation).reshape([1, h, w, 1])
+    identity = make_coordinate_grid(h, w, deformation.dtype).reshape([1, h, w, 2])
+    return weights * deformation + (1 - weights) * identity
+
+
+def fill_border(x, band, value=1.0):
+    """`x` (B, C, H, W) with a frame `band` pixels wide along every edge set to `value` (PaddleGAN's border
+    correction of the occlusion map: the borders are never treated as occluded). Written as a product and a sum
+    with a constant 0/1 interior mask rather than slice assignment, so that exported graphs keep it."""
+    h, w = x.shape[2], x.shape[3]
+    inside = _constant_like(border_interior(h, w, band), x).reshape([1, 1, h, w])
+    return x * inside + (1 - inside) * value
 
 
 def convex_hull_area(points):

@@ -281,3 +281,44 @@ def test_heatmap_expectations_as_matrix_products_in_exported_graphs(maps):
     assert eager[1].shape == static[1].shape == (b, k, 2, 2)
     for a, s in zip(eager, static):
         np.testing.assert_allclose(s, a, atol=1e-6)
+
+
+@pytest.mark.parametrize("size", [1, 3, 5, 7, 9, 11])
+def test_gaussian_taps_are_opencvs(size):
+    """OpenCV's kernel (fixed tables up to 9 taps when sigma <= 0, the sampled Gaussian otherwise)."""
+    import cv2
+
+    np.testing.assert_allclose(g.gaussian_taps(size), cv2.getGaussianKernel(size, 0).ravel(), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(g.gaussian_taps(size, 1.3), cv2.getGaussianKernel(size, 1.3).ravel(), atol=1e-15)
+
+
+@pytest.mark.parametrize("height,width,band", [(64, 64, 5), (32, 48, 5), (16, 16, 2), (7, 5, 1), (20, 20, 0),
+                                               (10, 10, 5)])
+def test_border_blend_weights_equal_paddlegans_opencv_blur(height, width, band):
+    import cv2
+
+    inside = g.border_interior(height, width, band)
+    assert inside.sum() == max(height - 2 * band, 0) * max(width - 2 * band, 0)
+    expected = cv2.GaussianBlur(inside, (9, 9), 0.0, borderType=cv2.BORDER_ISOLATED)
+    np.testing.assert_array_equal(g.border_blend_weights(height, width, band), expected)
+
+
+def test_blend_border_to_identity_keeps_the_interior_and_pins_the_edges(rng):
+    deformation = paddle.to_tensor(rng.uniform(-1, 1, (2, 24, 24, 2)).astype(np.float32))
+    out = g.blend_border_to_identity(deformation, 5).numpy()
+    identity = g.make_coordinate_grid(24, 24).numpy()
+    np.testing.assert_array_equal(out[:, 9:15, 9:15], deformation.numpy()[:, 9:15, 9:15])  # 5 + 4 taps in
+    # the outermost pixels see only the zero band through the 9 taps: they sample where they stand
+    np.testing.assert_array_equal(out[:, 0], np.broadcast_to(identity[0], out[:, 0].shape))
+    np.testing.assert_array_equal(out[:, :, -1], np.broadcast_to(identity[:, -1], out[:, :, -1].shape))
+    weights = g.border_blend_weights(24, 24, 5)[None, :, :, None]
+    np.testing.assert_allclose(out, weights * deformation.numpy() + (1 - weights) * identity, atol=1e-7)
+
+
+def test_fill_border_sets_a_band_and_nothing_else(rng):
+    x = rng.rand(2, 1, 12, 10).astype(np.float32)
+    out = g.fill_border(paddle.to_tensor(x), 3).numpy()
+    inside = np.zeros_like(x, bool)
+    inside[:, :, 3:9, 3:7] = True
+    np.testing.assert_array_equal(out[inside], x[inside])
+    assert (out[~inside] == 1).all()

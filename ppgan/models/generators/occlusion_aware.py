@@ -5,7 +5,24 @@ import paddle.nn.functional as F
 from ppgan.models.builder import GENERATORS
 from ppgan.modules.blocks import block_width, DownBlock2d, ResBlock2d, SameBlock2d, UpBlock2d
 from ppgan.modules.builder import DENSE_MOTIONS
-from ppgan.modules.geometry import grid_sample, resize_bilinear, resize_deformation
+from ppgan.modules.geometry import (blend_border_to_identity, fill_border, grid_sample, resize_bilinear,
+                                    resize_deformation)
+from ppgan.utils.errors import ConfigError
+
+PADDLEGAN_BORDER = 5  # the band width of PaddleGAN's inference=True border correction (border_correction: true)
+
+
+def border_band(border_correction):
+    """The band width in pixels of the `border_correction` config value: an int >= 0 (0: off), or a bool (true:
+    PaddleGAN's 5 pixels)."""
+    if isinstance(border_correction, bool):
+        return PADDLEGAN_BORDER if border_correction else 0
+    if border_correction is None:
+        return 0
+    if not isinstance(border_correction, int) or border_correction < 0:
+        raise ConfigError("expected a band width in pixels (an integer >= 0; 0 is off, PaddleGAN's is %d) or "
+                          "true/false, got %r" % (PADDLEGAN_BORDER, border_correction), "border_correction")
+    return border_correction
 
 
 @GENERATORS.register()
@@ -14,14 +31,23 @@ class OcclusionAwareGenerator(nn.Layer):
     occlusion map O_hat (eq. 8: xi' = O_hat * f_w(xi, T_hat)), and decodes the driving frame.
 
     Without `dense_motion` the features are decoded unwarped (an auto-encoder).
+
+    border_correction: PaddleGAN's `inference=True` border correction, a band width in pixels (0: off, the
+    original's behaviour). Every warp blends its deformation into the identity near the edges
+    (geometry.blend_border_to_identity), and the occlusion map is set to 1 in that band of the feature map
+    (geometry.fill_border) when `fills_occlusion_border` (PaddleGAN's mobile generator leaves it alone).
     """
+
+    fills_occlusion_border = True
 
     config_children = {"dense_motion": (DENSE_MOTIONS, ("num_kp", "num_channels", "estimate_occlusion_map",
                                                        "align_corners"))}
 
     def __init__(self, num_kp=10, num_channels=3, block_expansion=64, max_features=512, num_down_blocks=2,
-                 num_bottleneck_blocks=6, estimate_occlusion_map=False, dense_motion=None, align_corners=True):
+                 num_bottleneck_blocks=6, estimate_occlusion_map=False, dense_motion=None, align_corners=True,
+                 border_correction=0):
         super().__init__()
+        self.border_correction = border_band(border_correction)
         self.dense_motion_network = None if dense_motion is None else DENSE_MOTIONS.build(
             dense_motion, num_kp=num_kp, num_channels=num_channels,
             estimate_occlusion_map=estimate_occlusion_map, align_corners=align_corners)
@@ -45,6 +71,8 @@ class OcclusionAwareGenerator(nn.Layer):
     def deform_input(self, inp, deformation):
         """Backward-warp `inp` by `deformation`, resized bilinearly to `inp`'s resolution."""
         deformation = resize_deformation(deformation, inp.shape[2], inp.shape[3])
+        if self.border_correction:
+            deformation = blend_border_to_identity(deformation, self.border_correction)
         return grid_sample(inp, deformation, self.align_corners)
 
     def encode(self, source_image):
@@ -68,6 +96,8 @@ class OcclusionAwareGenerator(nn.Layer):
             occlusion_map = motion["occlusion_map"]
             if occlusion_map.shape[2:] != features.shape[2:]:
                 occlusion_map = resize_bilinear(occlusion_map, features.shape[2], features.shape[3])
+            if self.border_correction and self.fills_occlusion_border:
+                occlusion_map = fill_border(occlusion_map, self.border_correction)
             features = features * occlusion_map
         return features
 
