@@ -77,6 +77,16 @@ class FaceEmbedder:
         raise NotImplementedError
 
 
+class FaceEnhancer:
+    """A face restorer: `enhance(faces)` takes a (N, H, W, 3) float32 RGB batch in [0, 1] of square face crops and
+    returns the restored batch, same shape and range. `size` is the side its network works at."""
+
+    size = None
+
+    def enhance(self, faces):
+        raise NotImplementedError
+
+
 class PoseEstimator:
     """A body pose estimator: `estimate(image)` -> (18, 2) float64 pixel (x, y) in :data:`OPENPOSE_18` order,
     (-1, -1) where a keypoint is not found (every row when there is no person)."""

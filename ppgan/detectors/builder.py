@@ -1,9 +1,9 @@
 """Registries of the detectors, and building one from a name or a config dict.
 
-Three kinds, one registry each: FACE_DETECTORS (face boxes, with 68 landmarks where the detector has them),
-FACE_EMBEDDERS (identity descriptors of a face) and POSE_ESTIMATORS (body keypoints). A config entry is a
-name (``dlib``) or a dict whose ``name`` picks the class and whose other keys are its arguments
-(``{name: dlib, upsample: 2}``); unknown names and keys are errors that list the choices.
+Four kinds, one registry each: FACE_DETECTORS (face boxes, with 68 landmarks where the detector has them),
+FACE_EMBEDDERS (identity descriptors of a face), POSE_ESTIMATORS (body keypoints) and FACE_ENHANCERS (restorers
+of face crops). A config entry is a name (``dlib``) or a dict whose ``name`` picks the class and whose other keys
+are its arguments (``{name: dlib, upsample: 2}``); unknown names and keys are errors that list the choices.
 """
 from ppgan.utils.errors import ConfigError, PPGanError
 from ppgan.utils.registry import Registry
@@ -11,10 +11,12 @@ from ppgan.utils.registry import Registry
 FACE_DETECTORS = Registry("face detector")
 FACE_EMBEDDERS = Registry("face embedder")
 POSE_ESTIMATORS = Registry("pose estimator")
+FACE_ENHANCERS = Registry("face enhancer")
 
 EVAL_EXTRA = "pip install 'ppgan-fomm[eval]'"
 DEFAULT_FACE_DETECTOR = "dlib"
 DEFAULT_POSE_ESTIMATOR = "blazepose"
+DEFAULT_FACE_ENHANCER = "gpen"
 
 
 class DetectorUnavailable(PPGanError):
@@ -43,6 +45,11 @@ def build_face_embedder(cfg="dlib"):
 def build_pose_estimator(cfg=DEFAULT_POSE_ESTIMATOR):
     """A body pose estimator from a registered name or {name: ..., arguments}."""
     return _build(POSE_ESTIMATORS, cfg, "pose_estimator")
+
+
+def build_face_enhancer(cfg=DEFAULT_FACE_ENHANCER):
+    """A face enhancer from a registered name or {name: ..., arguments}."""
+    return _build(FACE_ENHANCERS, cfg, "face_enhancer")
 
 
 def require_module(module, detector, install=EVAL_EXTRA):

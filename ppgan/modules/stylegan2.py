@@ -3,8 +3,9 @@ uses them, with the parameter names and layouts of PaddleGAN's StyleGAN2 modules
 
 Equalized learning rate: every weight is stored at unit scale (StyleGAN2 draws it from N(0, 1)) and multiplied at
 run time by He's constant 1/sqrt(fan_in) (and by `lr_mul` for the mapping network). Weights start at zero here: these
-layers serve inference, so a network is filled from a weight file (or ppgan.modules.gpen.randomize_gpen in tests). Resampling is StyleGAN2's upfirdn2d: upsample by zero
-insertion, pad, convolve with a separable FIR kernel ([1, 3, 3, 1] by default), keep every `down`-th pixel.
+layers serve inference, so a network is filled from a weight file (or ppgan.modules.gpen.randomize_gpen in tests).
+Resampling is StyleGAN2's upfirdn2d: upsample by zero insertion, pad, convolve with a separable FIR kernel
+([1, 3, 3, 1] by default), keep every `down`-th pixel.
 """
 import math
 
