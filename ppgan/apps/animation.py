@@ -11,30 +11,51 @@ faces back into the full-resolution source with a soft edge.
 import itertools
 import os
 
+import numpy as np
+
 from tqdm import tqdm
 
 from ppgan.apps import face_crop
 from ppgan.utils.errors import InputError
 from ppgan.utils.image import to_rgb_float
 from ppgan.utils.logger import get_logger
-from ppgan.utils.video import VideoReader, VideoWriter, copy_audio, open_video, read_image
+from ppgan.utils.video import VideoReader, VideoWriter, copy_audio, open_video, output_kind, read_image
 
 logger = get_logger("ppgan.apps")
+
+
+def output_path(folder, filename, flag="--output"):
+    """The result's path; checks the format and that the folder can be written before any work is done (errors
+    name `flag`, the option that gave the folder)."""
+    path = os.path.join(folder, filename)
+    output_kind(path)
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise InputError("%s '%s' is a file; give a folder" % (flag, folder))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:
+        raise InputError("cannot create the output folder '%s' (%s); choose another %s" % (folder, e, flag)) from e
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError("the output folder '%s' is not writable; choose another %s" % (folder, flag))
+    return path
 
 
 class Animation:
     """What to animate with which predictor: the source, its crops and how frames are framed.
 
     crop: 'none', 'face' or 'auto' (face when the source has one, else none).
-    ratio: soft-edge width of the pasted faces (face cropping).
+    ratio: with face cropping, the pasted face's radius as a fraction of the crop's side (0.5: the ellipse
+      inscribed in the crop; face_crop.soft_mask).
     multi_person: animate every face of the source instead of the largest.
     face_detector: 'auto', 'dlib' or 'haar' (ppgan.apps.face_crop.face_detector), or a detector object.
+    enhancer: a face enhancer (ppgan.detectors, e.g. GPEN) applied to the animated squares before they are
+      composed, or None.
     driving: the path of the driving video, or that video opened by `open_video` (the animation then owns it);
     it stays open until `close()`.
     """
 
-    def __init__(self, predictor, source_path, driving, crop="auto", ratio=0.4, multi_person=False,
-                 progress=True, face_detector="auto"):
+    def __init__(self, predictor, source_path, driving, crop="auto", ratio=face_crop.DEFAULT_RATIO, multi_person=False,
+                 progress=True, face_detector="auto", enhancer=None):
         if crop not in ("none", "face", "auto"):
             raise InputError("crop must be none, face or auto, got %r" % (crop,))
         self.predictor = predictor
@@ -46,9 +67,10 @@ class Animation:
         # enlarging them to the source's own size would add pixels and encoding work, not detail
         scale = self.size[0] / max(self.source.shape[:2])
         self.output_shape = tuple(max(1, int(round(n * scale))) for n in self.source.shape[:2])
-        self.ratio = ratio
+        self.ratio = face_crop.check_ratio(ratio)
         self.progress = progress
         self.face_detector = face_detector
+        self.enhancer = enhancer
         self.source_boxes, self.driving_box = [], None
         self._references = {}  # (best_frame, find_best_frame) -> reference frame: the search runs once
         # a missing or unreadable video fails here, before any other work
@@ -164,6 +186,8 @@ class Animation:
         animations = [self.predictor.iter_animate(src, stream, initial_frame=initial)
                       for src, stream in zip(sources, streams)]
         for animated in zip(*animations):
+            if self.enhancer is not None:
+                animated = self.enhancer.enhance(np.stack(animated))
             yield self._compose(animated)
 
     def write(self, path, best_frame=None, find_best_frame=False, audio=False):

@@ -6,7 +6,9 @@ does not depend on the video's length; the result appears under its name only wh
 import argparse
 import os
 
+from ppgan.apps.animation import output_path  # noqa: F401 (the CLIs' result path)
 from ppgan.apps.backends import BACKENDS
+from ppgan.apps.face_crop import DEFAULT_RATIO, FACE_DETECTOR_CHOICES
 from ppgan.utils.cli import height_width
 from ppgan.utils.errors import CheckpointError, InputError
 from ppgan.utils.logger import get_logger
@@ -79,15 +81,29 @@ def add_animation_args(parser):
                              "paste it back into the full source; none: animate the whole frame, padded to a "
                              "square (never stretched), written at the model's resolution; auto: face when a face is "
                              "found in the source, else none")
-    parser.add_argument("--face_detector", choices=("auto", "dlib", "haar"), default="auto",
+    parser.add_argument("--face_detector", choices=FACE_DETECTOR_CHOICES, default="auto",
                         help="face detector of --crop face/auto: dlib (HOG detector and 68 landmarks; also turned and "
                              "tilted faces; pip install 'ppgan-fomm[eval]'), haar (OpenCV's Haar cascade: frontal faces "
-                             "only) or auto (dlib when installed, else haar)")
-    parser.add_argument("--ratio", type=float, default=0.4,
-                        help="with face cropping, the width of the soft edge where the animated face is blended "
-                             "into the source, as a fraction of the radius of the ellipse inside the crop (0 < ratio <= 1)")
+                             "only), auto (dlib when installed, else haar), or PaddleGAN's sfd / blazeface "
+                             "(face-alignment's S3FD / BlazeFace when that library and its weights are installed, "
+                             "else auto)")
+    parser.add_argument("--ratio", type=float, default=DEFAULT_RATIO,
+                        help="with face cropping, the radius of the animated face pasted into the source, as a "
+                             "fraction of the crop's side, as PaddleGAN means it (0 < ratio <= 1): 0.5 pastes the "
+                             "ellipse inscribed in the crop, 0.4 a smaller one (PaddleGAN's demo; lower it when "
+                             "--multi_person faces are close), 1 nearly the whole square; the outer 40%% of the "
+                             "radius is blended softly")
     parser.add_argument("--multi_person", action="store_true",
                         help="with face cropping, animate every face found in the source (default: the largest)")
+    parser.add_argument("--face_enhancement", action="store_true",
+                        help="restore each animated face with GPEN, as PaddleGAN does (weights: --gpen_weight_path, "
+                             "else PaddleGAN's GPEN-512.pdparams from ~/.cache/ppgan-fomm/weights or ~/.cache/ppgan, "
+                             "downloaded once when missing)")
+    parser.add_argument("--gpen_weight_path", default=None, metavar="FILE",
+                        help="GPEN weights for --face_enhancement (PaddleGAN's GPEN-512.pdparams)")
+    parser.add_argument("--slice_size", type=int, default=0, metavar="N",
+                        help="PaddleGAN's bound on the driving frames held in memory; accepted for its command lines "
+                             "and not needed: frames stream through the model, memory does not grow with the video")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -104,9 +120,16 @@ def build_parser():
                         help="model config: configs/*.yaml (firstorder_* or tpsmm_*) or an original FOMM or TPSMM "
                              "config; the config says which model it is (default: the shipped model's)")
     parser.add_argument("--weight_path", "--checkpoint", dest="weight_path", default=None,
-                        help="weights: .pdparams (training or tools/convert_torch_weights.py) or a PyTorch "
-                             ".pth.tar (converted in memory); --checkpoint is the original demos' name for it "
+                        help="weights: .pdparams (training, tools/convert_torch_weights.py or PaddleGAN's released "
+                             "files) or a PyTorch .pth.tar (converted in memory); --checkpoint is the original demos' "
+                             "name for it; without --config, PaddleGAN's default architecture is assumed "
+                             "(configs/firstorder_vox_256.yaml, or the mobile one with --mobile_net) "
                              "(default: the shipped model's)")
+    parser.add_argument("--mobile_net", action="store_true",
+                        help="PaddleGAN's mobile First Order Motion Model: without --config its architecture "
+                             "(configs/firstorder_vox_mobile_256.yaml), without --weight_path its released weights "
+                             "(vox-mobile.pdparams from ~/.cache/ppgan-fomm/weights or ~/.cache/ppgan, downloaded "
+                             "once when missing)")
     add_input_args(parser)
     parser.add_argument("--output", default=DEFAULT_OUTPUT, help="folder the result is written to (created if "
                         "missing)")
@@ -166,7 +189,12 @@ def check_animation_args(args):
     if getattr(args, "image_size", None) is not None and args.image_size < 16:
         raise InputError("--image_size must be at least 16, got %d" % args.image_size)
     if not 0 < args.ratio <= 1:
-        raise InputError("--ratio must be in (0, 1], got %g" % args.ratio)
+        raise InputError("--ratio must be in (0, 1] (the pasted face's radius as a fraction of the crop's side), "
+                         "got %g" % args.ratio)
+    if getattr(args, "slice_size", 0) < 0:
+        raise InputError("--slice_size must be at least 0, got %d" % args.slice_size)
+    if getattr(args, "gpen_weight_path", None) is not None and not args.face_enhancement:
+        raise InputError("--gpen_weight_path is read by --face_enhancement only; add --face_enhancement")
     if args.best_frame is not None and args.best_frame < 0:
         raise InputError("--best_frame must be a frame index >= 0, got %d" % args.best_frame)
     if args.best_frame is not None and args.find_best_frame:
@@ -182,8 +210,16 @@ def check_animation_args(args):
                          "folder of frames" % args.driving_video)
 
 
-def resolve_model(config, weight_path):
-    """(config, weights) to use: the given ones, else the shipped default model."""
+def resolve_model(config, weight_path, mobile_net=False, image_size=None):
+    """(config, weights) to use: the given ones; the shipped default model when neither is given; PaddleGAN's
+    default architecture for weights given without a config and for --mobile_net (ppgan.apps.first_order_predictor
+    .paddlegan_model, whose weights without --weight_path are PaddleGAN's released file)."""
+    if config is None and (weight_path is not None or mobile_net):
+        if weight_path is not None and not os.path.isfile(weight_path):
+            raise CheckpointError("--weight_path '%s' does not exist; %s" % (weight_path, RELEASED_HELP))
+        from ppgan.apps.first_order_predictor import paddlegan_model
+
+        return paddlegan_model(mobile_net, image_size, weight_path)
     if config is None and weight_path is None:
         if not (os.path.isfile(DEFAULT_CONFIG) and os.path.isfile(DEFAULT_WEIGHTS)):
             raise CheckpointError("no model given and the default model is missing from %s; %s"
@@ -191,31 +227,11 @@ def resolve_model(config, weight_path):
         return DEFAULT_CONFIG, DEFAULT_WEIGHTS
     if weight_path is None:
         raise CheckpointError("--config given without --weight_path: %s" % RELEASED_HELP)
-    if config is None:
-        raise CheckpointError("--weight_path given without --config: pass the config the weights were trained with, "
-                              "e.g. --config configs/firstorder_vox_256.yaml")
     if not os.path.isfile(config):
         raise InputError("--config '%s' does not exist; check the path (configs/ lists the shipped ones)" % config)
     if not os.path.isfile(weight_path):
         raise CheckpointError("--weight_path '%s' does not exist; %s" % (weight_path, RELEASED_HELP))
     return config, weight_path
-
-
-def output_path(folder, filename):
-    """The result's path; checks the format and that the folder can be written before any work is done."""
-    from ppgan.utils.video import output_kind
-
-    path = os.path.join(folder, filename)
-    output_kind(path)
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise InputError("--output '%s' is a file; give a folder" % folder)
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as e:
-        raise InputError("cannot create the output folder '%s' (%s); choose another --output" % (folder, e)) from e
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise InputError("the output folder '%s' is not writable; choose another --output" % folder)
-    return path
 
 
 def _set_device(cpu):
@@ -243,7 +259,7 @@ def open_animation(predictor, args):
                                  % (args.best_frame, total))
         return Animation(predictor, args.source_image, driving, crop=args.crop, ratio=args.ratio,
                          multi_person=args.multi_person, progress=not args.no_progress,
-                         face_detector=args.face_detector)
+                         face_detector=args.face_detector, enhancer=predictor.face_enhancer())
     except BaseException:
         driving.close()
         raise
@@ -277,10 +293,17 @@ def main(argv=None):
     """Parse `argv`, animate, write the result; returns the exit code."""
     args = original_demo_args(build_parser().parse_args(argv))
     check_animation_args(args)
-    config, weights = resolve_model(args.config, args.weight_path)
+    config, weights = resolve_model(args.config, args.weight_path, args.mobile_net, args.image_size)
     out = output_path(args.output, args.filename)
     _set_device(args.cpu)
-    animate_to_file(make_predictor(config, weights, args), args, out)
+    try:
+        predictor = make_predictor(config, weights, args)
+    except CheckpointError as e:
+        if args.config is None and args.weight_path is not None:
+            raise CheckpointError("%s; --weight_path without --config assumes PaddleGAN's architecture (%s): pass the "
+                                  "--config of these weights" % (e, os.path.relpath(config))) from None
+        raise
+    animate_to_file(predictor, args, out)
     return 0
 
 
@@ -291,8 +314,13 @@ def make_predictor(config, weights, args):
     from ppgan.apps.predictor import predictor_class
 
     cls = predictor_class(config)
+    if getattr(args, "mobile_net", False) and cls.family != "FirstOrderModel":
+        raise InputError("--mobile_net is PaddleGAN's mobile First Order Motion Model; the config describes a %s"
+                         % cls.family)
     predictor = cls(config=config, weight_path=weights, image_size=args.image_size, batch_size=args.batch_size,
-                    num_threads=args.threads, backend=args.backend, **cls.motion_options(args))
+                    num_threads=args.threads, backend=args.backend, face_enhancement=getattr(args, "face_enhancement",
+                                                                                               False),
+                    gpen_weight_path=getattr(args, "gpen_weight_path", None), **cls.motion_options(args))
     if predictor.image_size is None:
         predictor.image_size = (256, 256)
     return predictor

@@ -100,6 +100,7 @@ def inference_main(argv=None):
     out = output_path(folder or ".", name)
     cls = predictor_class(model_dir=args.model_dir)
     predictor = cls(model_dir=args.model_dir, backend=args.backend, device=args.device, use_trt=args.use_trt,
-                    batch_size=args.batch_size, num_threads=args.threads, **cls.motion_options(args))
+                    batch_size=args.batch_size, num_threads=args.threads, face_enhancement=args.face_enhancement,
+                    gpen_weight_path=args.gpen_weight_path, **cls.motion_options(args))
     animate_to_file(predictor, args, out)
     return 0

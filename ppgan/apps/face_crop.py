@@ -14,7 +14,7 @@ import itertools
 import cv2
 import numpy as np
 
-from ppgan.detectors import build_face_detector
+from ppgan.detectors import DetectorUnavailable, build_face_detector
 from ppgan.utils.errors import InputError
 from ppgan.utils.image import to_rgb_float
 from ppgan.utils.logger import get_logger
@@ -22,12 +22,18 @@ from ppgan.utils.logger import get_logger
 logger = get_logger("ppgan.apps")
 
 FIT_MODES = ("pad", "center")
-FACE_DETECTOR_CHOICES = ("auto", "dlib", "haar")
+FACE_DETECTOR_CHOICES = ("auto", "dlib", "haar", "sfd", "blazeface")
+# PaddleGAN's face detector names: face-alignment's detectors of those names (PaddleGAN's face detection is a
+# port of that library's), through the `face_alignment` plug-in when it is installed with its weights
+LIBRARY_FACE_DETECTORS = ("sfd", "blazeface")
 
 # Added on each side, as a fraction of the face box: the square is 1.7x the box (brows to chin),
 # so the face fills ~60% of it with hair and chin inside, as in VoxCeleb.
 DEFAULT_MARGIN = 0.35
-DEFAULT_RATIO = 0.4
+# The pasted face: an ellipse whose half-axes are DEFAULT_RATIO of the crop's sides (the inscribed one), its outer
+# DEFAULT_FEATHER of the radius blended smoothly into the source.
+DEFAULT_RATIO = 0.5
+DEFAULT_FEATHER = 0.4
 DEFAULT_MIN_SIZE_FRACTION = 0.08
 # A face box from 68 landmarks (their extent runs from the brows to the chin and from ear to ear): a square
 # 1.14x the extent's larger side, centred 0.16 of it above the extent's centre, which is where OpenCV's Haar
@@ -43,13 +49,26 @@ def dlib_installed():
 
 
 def face_detector(name="auto"):
-    """The face detector the demo crops with: 'dlib' (68 landmarks; the `eval` extra), 'haar' (OpenCV) or 'auto'
-    (dlib when installed, else Haar). Built once per detector."""
+    """The face detector the demo crops with: 'dlib' (68 landmarks; the `eval` extra), 'haar' (OpenCV), 'auto'
+    (dlib when installed, else Haar), or PaddleGAN's 'sfd' / 'blazeface' (face-alignment's S3FD / BlazeFace when
+    that library and its weights are installed, else 'auto' with one line saying so). Built once per detector."""
     if name not in FACE_DETECTOR_CHOICES:
         raise InputError("face detector must be one of %s, got %r" % (", ".join(FACE_DETECTOR_CHOICES), name))
+    if name in LIBRARY_FACE_DETECTORS:
+        return _library_detector(name)
     if name == "auto":
         return _built_detector("dlib") if dlib_installed() else _built_detector("haar", fallback=True)
     return _built_detector(name)
+
+
+@functools.lru_cache(maxsize=None)
+def _library_detector(name):
+    try:
+        return build_face_detector({"name": "face_alignment", "face_detector": name})
+    except DetectorUnavailable as e:
+        logger.info("face detector '%s' is face-alignment's, which is not usable here (%s): cropping with "
+                    "'auto' instead", name, str(e).split(";")[0])
+        return face_detector("auto")
 
 
 @functools.lru_cache(maxsize=None)
@@ -146,35 +165,45 @@ def crop_square(image, box, size):
 
 
 @functools.lru_cache(maxsize=32)
-def _soft_mask_cached(height, width, ratio):
-    # Pixel centres in normalised ellipse coordinates: r = 1 on the ellipse inscribed in the box.
+def _soft_mask_cached(height, width, ratio, feather):
+    # Pixel centres in normalised ellipse coordinates: r = 1 on the ellipse whose half-axes are `ratio` of the
+    # box's sides (ratio 0.5: the ellipse inscribed in the box).
     u = (np.arange(width, dtype=np.float64) + 0.5) / width * 2.0 - 1.0
     v = (np.arange(height, dtype=np.float64) + 0.5) / height * 2.0 - 1.0
-    r = np.sqrt(u[None, :] ** 2 + v[:, None] ** 2)
-    t = np.clip((1.0 - r) / ratio, 0.0, 1.0)
+    r = np.sqrt(u[None, :] ** 2 + v[:, None] ** 2) / (2.0 * ratio)
+    t = np.clip((1.0 - r) / feather, 0.0, 1.0)
     mask = (t * t * (3.0 - 2.0 * t)).astype(np.float32)  # smoothstep: no visible seam at either end
     mask.setflags(write=False)
     return mask
 
 
-def _check_ratio(ratio):
+def _check_fraction(value, name, meaning):
     try:
-        ratio = float(ratio)
+        value = float(value)
     except (TypeError, ValueError) as e:
-        raise InputError("ratio must be a number in (0, 1], got %r" % (ratio,)) from e
-    if not 0.0 < ratio <= 1.0:
-        raise InputError("ratio must be in (0, 1] (the feathered fraction of the mask radius), got %r" % (ratio,))
-    return ratio
+        raise InputError("%s must be a number in (0, 1], got %r" % (name, value)) from e
+    if not 0.0 < value <= 1.0:
+        raise InputError("%s must be in (0, 1] (%s), got %r" % (name, meaning, value))
+    return value
 
 
-def soft_mask(height, width, ratio=DEFAULT_RATIO):
-    """Blend weights (height, width) float32: 1 inside, 0 outside the ellipse inscribed in the box.
+def check_ratio(ratio):
+    """`ratio` as a float, or an InputError: the pasted face's radius as a fraction of the crop's side."""
+    return _check_fraction(ratio, "ratio", "the radius of the pasted face as a fraction of the crop's side")
 
-    ratio in (0, 1] is the feathered fraction of the ellipse radius: weights are 1 up to
-    (1 - ratio) of the radius and fall smoothly to 0 at the ellipse, so 0.1 gives a nearly hard
-    edge and 1 a fade all the way from the centre. Box corners (outside the ellipse) are 0.
+
+def soft_mask(height, width, ratio=DEFAULT_RATIO, feather=DEFAULT_FEATHER):
+    """Blend weights (height, width) float32 of an animated crop pasted back: an ellipse centred in the box whose
+    half-axes are `ratio` of the box's width and height (PaddleGAN's `ratio`: the pasted circle's radius as a
+    fraction of the crop), feathered.
+
+    ratio in (0, 1]: 0.5 is the ellipse inscribed in the box (box corners are 0), 0.4 a smaller face as PaddleGAN's
+    demo uses, above 0.5 the ellipse reaches past the box's edges (at 1 every pixel of the box is mostly the
+    animated crop, as PaddleGAN pastes a single face's whole rectangle). feather in (0, 1]: the fraction of the
+    radius over which weights fall smoothly from 1 to 0 (0.1 a nearly hard edge, 1 a fade from the centre).
     """
-    return _soft_mask_cached(int(height), int(width), _check_ratio(ratio))
+    return _soft_mask_cached(int(height), int(width), check_ratio(ratio),
+                             _check_fraction(feather, "feather", "the feathered fraction of the mask's radius"))
 
 
 def paste_back(full_image, animated_crop, box, ratio=DEFAULT_RATIO):

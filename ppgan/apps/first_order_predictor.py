@@ -1,10 +1,47 @@
-"""Animate a source image with a driving video: the Python API of the First Order Motion Model."""
+"""Animate a source image with a driving video: the Python API of the First Order Motion Model, PaddleGAN's call
+style included (``FirstOrderPredictor(output=..., relative=True, ...).run(source, driving)``)."""
+import os
+
 import paddle
 
 from ppgan.modules.geometry import movement_scale, normalize_kp
-from ppgan.utils.errors import InputError
+from ppgan.utils.download import release_path
+from ppgan.utils.errors import CheckpointError, InputError
 
 from .predictor import PREDICTORS, AnimationPredictor, cpu_threads, default_num_threads  # noqa: F401
+
+CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "configs")
+# PaddleGAN's models when no config is given: (mobile_net, image_size) -> (config, released weights)
+PADDLEGAN_MODELS = {
+    (False, 256): ("firstorder_vox_256.yaml", "vox-cpk"),
+    (False, 512): ("firstorder_vox_256.yaml", "vox-cpk-512"),  # the same architecture, trained at 512x512
+    (True, 256): ("firstorder_vox_mobile_256.yaml", "vox-mobile"),
+}
+
+
+def _check_paddlegan_weights(path):
+    """A downloaded PaddleGAN checkpoint must read as weights holding its two nets (nothing in it is run)."""
+    from ppgan.utils.checkpoint import read_weights
+
+    weights = read_weights(path)
+    if not {"generator", "kp_detector"} <= set(weights):
+        raise CheckpointError("'%s' is not a PaddleGAN First Order Motion Model checkpoint" % path)
+
+
+def paddlegan_model(mobile_net=False, image_size=None, weight_path=None, download=True):
+    """(config path, weights path) of PaddleGAN's model when no config is given, as its FirstOrderPredictor picks
+    them: the vox-256 architecture (or the mobile one), and with no weights PaddleGAN's published file (vox-cpk,
+    vox-cpk-512 at image_size 512, vox-mobile), found on this machine or downloaded (`download`)."""
+    size = 256 if image_size is None else int(image_size if isinstance(image_size, (int, float)) else image_size[0])
+    key = (bool(mobile_net), 512 if size == 512 and not mobile_net else 256)
+    config_name, release = PADDLEGAN_MODELS[key]
+    config = os.path.join(CONFIGS, config_name)
+    if not os.path.isfile(config):
+        raise InputError("PaddleGAN's default model needs %s, which this installation lacks; pass config=<the "
+                         "config of your weights>" % config)
+    if weight_path is None:
+        weight_path = release_path(release, flag="weight_path", download=download, check=_check_paddlegan_weights)
+    return config, weight_path
 
 
 @PREDICTORS.register("FirstOrderModel")
@@ -13,22 +50,38 @@ class FirstOrderPredictor(AnimationPredictor):
 
     relative: transfer relative motion (keypoints and jacobians) instead of absolute positions.
     adapt_scale: scale the relative movement by the ratio of keypoint convex hull areas.
+      Both default to None: on for :meth:`animate` / :meth:`iter_animate` (the project's defaults), off for
+      :meth:`run` (PaddleGAN's); a value given here holds for every method.
     align_corners: grid sampling convention; None keeps the config's value.
-    The other arguments are :class:`~ppgan.apps.predictor.AnimationPredictor`'s (config, weight_path,
-    model_dir, image_size, batch_size, num_threads, backend, device, use_trt).
+    config: as :class:`~ppgan.apps.predictor.AnimationPredictor`; None builds PaddleGAN's model: the vox-256
+      architecture (configs/firstorder_vox_256.yaml, or configs/firstorder_vox_mobile_256.yaml with `mobile_net`)
+      with `weight_path`, or without weights PaddleGAN's published file (vox-cpk.pdparams, vox-cpk-512.pdparams
+      for image_size=512, vox-mobile.pdparams), used from this machine (the project's cache or PaddleGAN's
+      ~/.cache/ppgan) or downloaded once: the only download the project makes on its own.
+    mobile_net: with no config, PaddleGAN's mobile model.
+    The other arguments are :class:`~ppgan.apps.predictor.AnimationPredictor`'s (weight_path, model_dir,
+    image_size, batch_size, num_threads, backend, device, use_trt, and :meth:`run`'s keyword-only options:
+    output, filename, find_best_frame, best_frame, ratio, face_detector, multi_person, face_enhancement,
+    gpen_weight_path, slice_size, crop, progress).
     """
 
     family = "FirstOrderModel"
     BATCH_SIZES = {"dygraph": 8, "inference": 1, "onnx": 8}  # docs/en_US/deployment.md, "Measured"
 
-    def __init__(self, config=None, weight_path=None, relative=True, adapt_scale=True, align_corners=None,
+    def __init__(self, config=None, weight_path=None, relative=None, adapt_scale=None, align_corners=None,
                  image_size=None, batch_size=None, num_threads=None, backend="auto", device=None, use_trt=False,
-                 model_dir=None):
-        self.relative = relative
-        self.adapt_scale = adapt_scale
+                 model_dir=None, *, mobile_net=False, **run_options):
+        if isinstance(config, (str, os.PathLike)) and not os.path.exists(config) \
+                and not os.fspath(config).lower().endswith((".yaml", ".yml")):
+            raise InputError("config %r is not a config file: FirstOrderPredictor's first positional argument is the "
+                             "config (PaddleGAN's is the output folder: pass output=%r by name)" % (config, config))
+        self._given_motion = {"relative": relative, "adapt_scale": adapt_scale}
+        self.relative = True if relative is None else bool(relative)
+        self.adapt_scale = True if adapt_scale is None else bool(adapt_scale)
         self.align_corners = align_corners
+        self.mobile_net = bool(mobile_net)
         super().__init__(config, weight_path, image_size=image_size, batch_size=batch_size, num_threads=num_threads,
-                         backend=backend, device=device, use_trt=use_trt, model_dir=model_dir)
+                         backend=backend, device=device, use_trt=use_trt, model_dir=model_dir, **run_options)
 
     @classmethod
     def motion_options(cls, args):
@@ -39,9 +92,20 @@ class FirstOrderPredictor(AnimationPredictor):
                              "with --relative/--no-relative and --adapt_scale/--no-adapt_scale")
         return {"relative": args.relative is not False, "adapt_scale": args.adapt_scale is not False}
 
+    def _load_nets(self, config, weight_path, image_size):
+        if config is None and self.model_dir is None:
+            config, weight_path = paddlegan_model(self.mobile_net, image_size, weight_path)
+        super()._load_nets(config, weight_path, image_size)
+
     def _configure(self, cfg):
         if self.align_corners is not None:
             cfg["model"]["common"]["align_corners"] = bool(self.align_corners)
+
+    def _run_view(self):
+        view = super()._run_view()
+        view.relative = bool(self._given_motion["relative"])
+        view.adapt_scale = bool(self._given_motion["adapt_scale"])
+        return view
 
     @staticmethod
     def shape_points(kp):

@@ -2,6 +2,7 @@
 that runs its graphs, CPU threads, frame preparation and batching, the best reference frame, and streaming
 animation. A model family's predictor says how driving keypoints are normalised."""
 import contextlib
+import copy
 import ctypes
 import functools
 import os
@@ -111,6 +112,20 @@ class AnimationPredictor:
       their frames equal the dygraph ones within 1e-4.
     device: 'cpu' or 'gpu'; None follows Paddle's current device.
     use_trt: with backend 'inference' on GPU, build TensorRT engines.
+
+    The keyword-only arguments are PaddleGAN's, read by :meth:`run` (files in, a file out) only:
+    output, filename: the result is written to output/filename (.mp4, .gif, or a folder of PNGs).
+    find_best_frame, best_frame: the driving frame relative motion starts from (searched, or frame N, 0-based).
+    ratio: the pasted face's radius as a fraction of the crop's side (face_crop.soft_mask; PaddleGAN's default 1.0
+      pastes nearly the whole square, 0.4-0.5 its demo's).
+    face_detector: 'auto', 'dlib', 'haar', or PaddleGAN's 'sfd' / 'blazeface' (face_crop.face_detector).
+    multi_person: animate every face of the source, not only the largest.
+    face_enhancement: restore each animated face with GPEN (`gpen_weight_path`, else PaddleGAN's GPEN-512 where
+      this machine has it, downloaded once when it does not).
+    slice_size: PaddleGAN's bound on the driving frames held in memory; accepted and not needed here: frames
+      stream through the model and memory does not grow with the video's length.
+    crop: 'auto' (a face when the source has one, else the whole image), 'face' or 'none'.
+    progress: show a progress bar.
     """
 
     family = None          # the model family (registered in ppgan.models.MODELS) this predictor animates
@@ -120,7 +135,8 @@ class AnimationPredictor:
     points_per_transform = 1  # keypoints of `shape_points` that describe one local transform
 
     def __init__(self, config=None, weight_path=None, image_size=None, batch_size=None, num_threads=None,
-                 backend="auto", device=None, use_trt=False, model_dir=None):
+                 backend="auto", device=None, use_trt=False, model_dir=None, **run_options):
+        self.run_options = self._run_options(**run_options)
         if backend not in BACKENDS:
             raise InputError("backend must be one of %s, got %r" % (", ".join(BACKENDS), backend))
         if device is None:
@@ -390,3 +406,70 @@ class AnimationPredictor:
         frames = np.stack([r[0] for r in results])
         kps = {k: np.stack([r[1][k] for r in results]) for k in results[0][1]}
         return frames, kps
+
+    # --- PaddleGAN's call: files in, a file out ----------------------------------------------------
+    @staticmethod
+    def _run_options(output="output", filename="result.mp4", find_best_frame=False, best_frame=None, ratio=1.0,
+                     face_detector="auto", multi_person=False, face_enhancement=False, gpen_weight_path=None,
+                     slice_size=0, crop="auto", progress=True):
+        """PaddleGAN's constructor arguments that only :meth:`run` reads, checked (an unknown one is a TypeError, as
+        for any keyword)."""
+        from .face_crop import FACE_DETECTOR_CHOICES, check_ratio
+
+        if best_frame is not None and (isinstance(best_frame, bool) or int(best_frame) < 0):
+            raise InputError("best_frame must be a frame index >= 0 (0-based), got %r" % (best_frame,))
+        if best_frame is not None and find_best_frame:
+            raise InputError("give either find_best_frame=True or best_frame=N, not both")
+        if face_detector not in FACE_DETECTOR_CHOICES:
+            raise InputError("face_detector must be one of %s, got %r" % (", ".join(FACE_DETECTOR_CHOICES),
+                                                                           face_detector))
+        if isinstance(slice_size, bool) or not isinstance(slice_size, (int, np.integer)) or slice_size < 0:
+            raise InputError("slice_size must be an integer >= 0, got %r" % (slice_size,))
+        if crop not in ("auto", "face", "none"):
+            raise InputError("crop must be auto, face or none, got %r" % (crop,))
+        return {"output": os.fspath(output), "filename": os.fspath(filename), "find_best_frame": bool(find_best_frame),
+                "best_frame": None if best_frame is None else int(best_frame), "ratio": check_ratio(ratio),
+                "face_detector": face_detector, "multi_person": bool(multi_person),
+                "face_enhancement": bool(face_enhancement), "gpen_weight_path": gpen_weight_path,
+                "slice_size": int(slice_size), "crop": crop, "progress": bool(progress)}
+
+    def _run_view(self):
+        """This predictor as :meth:`run` animates with it: PaddleGAN's defaults for the options the caller left
+        unset (a shallow copy: nets, backends and cached exports are shared)."""
+        view = copy.copy(self)
+        if view.image_size is None:
+            view.image_size = (256, 256)  # PaddleGAN's image_size
+        return view
+
+    def face_enhancer(self):
+        """The face enhancer :meth:`run` applies (face_enhancement=True), or None."""
+        if not self.run_options["face_enhancement"]:
+            return None
+        from ppgan.detectors.enhancers import build_face_enhancer, gpen_weights
+
+        path = self.run_options["gpen_weight_path"]
+        if path is None:
+            path = gpen_weights(download=True)
+        return build_face_enhancer({"name": "gpen", "weight_path": path})
+
+    def run(self, source_image, driving_video, filename=None):
+        """PaddleGAN's call: animate the image file `source_image` by the video `driving_video` and write
+        output/filename (the constructor's `output` and `filename`, or `filename` given here). Faces are cropped,
+        animated and pasted back as the demo does (applications/tools/first-order-demo.py), with the constructor's
+        run options. Returns the result's path."""
+        from .animation import Animation, output_path
+
+        opts = self.run_options
+        path = output_path(opts["output"], opts["filename"] if filename is None else os.fspath(filename), "output")
+        view = self._run_view()
+        enhancer = self.face_enhancer()
+        with Animation(view, source_image, driving_video, crop=opts["crop"], ratio=opts["ratio"],
+                       multi_person=opts["multi_person"], progress=opts["progress"],
+                       face_detector=opts["face_detector"], enhancer=enhancer) as animation:
+            if opts["best_frame"] is not None:
+                total = animation.video.count()
+                if opts["best_frame"] >= total:
+                    raise InputError("best_frame %d is past the end of the driving video (%d frames)"
+                                     % (opts["best_frame"], total))
+            animation.write(path, best_frame=opts["best_frame"], find_best_frame=opts["find_best_frame"])
+        return path

@@ -15,6 +15,8 @@ class TPSMMPredictor(AnimationPredictor):
       frames' motion since the reference frame, scaled by the ratio of the control points' convex hull
       areas (its `relative_kp`); 'standard': the driving control points as they are; 'avd': the AVD
       network puts the driving pose on the source's identity (the weights must hold an `avd_network`).
+    adapt_scale: in relative mode, scale the motion by the hull-area ratio as the original always does (True);
+      False moves the source's control points by the driving ones' motion unscaled (FOMM's --no-adapt_scale).
     The other arguments are :class:`~ppgan.apps.predictor.AnimationPredictor`'s (config, weight_path,
     model_dir, image_size, batch_size, num_threads, backend, device, use_trt).
     """
@@ -25,24 +27,32 @@ class TPSMMPredictor(AnimationPredictor):
     points_per_transform = 5  # the control points of one thin-plate spline (paper, Sec. 3.1)
 
     def __init__(self, config=None, weight_path=None, mode="relative", image_size=None, batch_size=None,
-                 num_threads=None, backend="auto", device=None, use_trt=False, model_dir=None):
+                 num_threads=None, backend="auto", device=None, use_trt=False, model_dir=None, *, adapt_scale=True,
+                 **run_options):
         if mode not in MODES:
             raise InputError("mode must be one of %s, got %r" % (", ".join(MODES), mode))
         self.mode = mode
+        self.adapt_scale = bool(adapt_scale)
         super().__init__(config, weight_path, image_size=image_size, batch_size=batch_size, num_threads=num_threads,
-                         backend=backend, device=device, use_trt=use_trt, model_dir=model_dir)
+                         backend=backend, device=device, use_trt=use_trt, model_dir=model_dir, **run_options)
 
     @classmethod
     def motion_options(cls, args):
-        """Constructor options from the command line's motion flags (--mode, default relative); FOMM's
-        --relative / --adapt_scale are an error here."""
-        given = [flag for flag, value in (("--relative", args.relative), ("--adapt_scale", args.adapt_scale))
-                 if value is not None]
-        if given:
-            raise InputError("%s %s First Order Motion Model option%s; a Thin-Plate Spline Motion Model animates "
-                             "with --mode relative|standard|avd" % (" and ".join(given), "is a" if len(given) == 1
-                                                                     else "are", "" if len(given) == 1 else "s"))
-        return {"mode": args.mode or "relative"}
+        """Constructor options from the command line's motion flags: --mode (default relative), or FOMM's
+        --relative / --adapt_scale mapped onto the modes (--relative: relative; --no-relative: standard;
+        --no-adapt_scale: relative motion unscaled). Flags that contradict --mode are an error."""
+        relative, adapt = args.relative, args.adapt_scale
+        mode = args.mode
+        if mode is None:
+            mode = "standard" if relative is False else "relative"
+        elif (relative is True and mode != "relative") or (relative is False and mode != "standard"):
+            raise InputError("--%srelative contradicts --mode %s: give one of them"
+                             % ("" if relative else "no-", mode))
+        if adapt is not None and mode != "relative":
+            if mode == "avd" or adapt:
+                raise InputError("--%sadapt_scale applies to relative motion only, not to --mode %s"
+                                 % ("" if adapt else "no-", mode))
+        return {"mode": mode, "adapt_scale": adapt is not False}
 
     def _check_graphs(self, names):
         if self.mode == "avd" and "avd_network" not in names:
@@ -56,7 +66,8 @@ class TPSMMPredictor(AnimationPredictor):
         return kp["fg_kp"]
 
     def _reference(self, kp_source, kp_initial):
-        return {"initial": kp_initial, "scale": movement_scale(kp_source["fg_kp"], kp_initial["fg_kp"])}
+        scale = movement_scale(kp_source["fg_kp"], kp_initial["fg_kp"]) if self.adapt_scale else 1.0
+        return {"initial": kp_initial, "scale": scale}
 
     def _normalize(self, backend, kp_source, kp_driving, reference):
         if self.mode == "standard":

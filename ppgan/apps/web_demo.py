@@ -113,13 +113,16 @@ class WebDemo:
         if model not in self.models:
             raise ValueError("unknown model %r" % (model,))
         config, weights = self.models[model]
+        from .face_crop import DEFAULT_RATIO
         from .predictor import predictor_class
 
         family = predictor_class(config).family
         args = argparse.Namespace(
             source_image=source, driving_video=driving, threads=self.threads, batch_size=None, image_size=None,
-            backend="auto", ratio=0.4, best_frame=None, find_best_frame=bool(find_best_frame), audio=bool(audio),
-            crop=crop, multi_person=False, no_progress=False, face_detector="auto",
+            backend="auto", ratio=DEFAULT_RATIO, best_frame=None, find_best_frame=bool(find_best_frame),
+            audio=bool(audio),
+            crop=crop, multi_person=False, no_progress=False, face_detector="auto", face_enhancement=False,
+            gpen_weight_path=None, slice_size=0,
             relative=bool(relative) if family == "FirstOrderModel" else None,
             adapt_scale=bool(adapt_scale) if family == "FirstOrderModel" else None,
             mode=mode if family == "TPSMMModel" else None)

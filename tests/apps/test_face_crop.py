@@ -155,7 +155,7 @@ def test_crop_paste_round_trip(box):
     side = box[2]
     np.testing.assert_allclose(paste_back(image, crop_square(image, box, side), box), image, atol=1e-6)
     # Through a 32x32 crop: untouched outside the box, resampling error only inside.
-    pasted = paste_back(image, crop_square(image, box, 32), box, ratio=0.4)
+    pasted = paste_back(image, crop_square(image, box, 32), box, ratio=0.5)
     assert pasted.dtype == np.float32 and pasted.shape == image.shape
     outside = _outside(image.shape, box)
     np.testing.assert_array_equal(pasted[outside], image[outside])
@@ -167,7 +167,7 @@ def test_paste_replaces_the_centre_and_keeps_the_original_untouched():
     image = _smooth_image(60, 80)
     before = image.copy()
     box = (20, 10, 40, 40)
-    pasted = paste_back(image, np.zeros((16, 16, 3), np.float32), box, ratio=0.4)
+    pasted = paste_back(image, np.zeros((16, 16, 3), np.float32), box)  # the inscribed ellipse
     np.testing.assert_array_equal(image, before)
     np.testing.assert_array_equal(pasted[25:35, 35:45], 0)  # the central 60% of the radius is fully replaced
     assert np.all(pasted[10, 20] == image[10, 20])  # box corner lies outside the ellipse
@@ -176,22 +176,41 @@ def test_paste_replaces_the_centre_and_keeps_the_original_untouched():
     assert np.all(np.diff(weights) >= -1e-6) and weights[0] < 0.05 and weights[-1] > 0.999
 
 
-def test_soft_mask_shape_and_monotonic_in_ratio():
-    ratios = (0.1, 0.25, 0.4, 0.7, 1.0)
-    masks = [soft_mask(41, 41, r) for r in ratios]
-    for ratio, m in zip(ratios, masks):
+def test_soft_mask_feather_shapes_the_edge():
+    feathers = (0.1, 0.25, 0.4, 0.7, 1.0)
+    masks = [soft_mask(41, 41, 0.5, f) for f in feathers]
+    for feather, m in zip(feathers, masks):
         assert m.shape == (41, 41) and m.dtype == np.float32
         assert m[20, 20] == 1.0 and m[0, 0] == 0.0 and m.max() <= 1 and m.min() >= 0
         np.testing.assert_array_equal(m, m[::-1, ::-1])
         # The ellipse touches the box edges: the edge pixels' centres lie half a pixel inside it.
-        assert m[20, 0] < (0.2 if ratio < 0.4 else 0.02)
+        assert m[20, 0] < (0.2 if feather < 0.4 else 0.02)
     for narrow, wide in zip(masks, masks[1:]):
         assert np.all(wide <= narrow + 1e-7) and wide.sum() < narrow.sum()
-    # The fully opaque core shrinks as ratio grows: radius (1 - ratio) of the half side.
-    row = soft_mask(41, 41, 0.4)[20]
+    # The fully opaque core shrinks as the feather grows: radius (1 - feather) of the half side.
+    row = soft_mask(41, 41, 0.5, 0.4)[20]
     opaque = np.flatnonzero(row == 1.0)
     assert abs(len(opaque) / 41 - 0.6) <= 2 / 41
-    assert soft_mask(30, 50, 0.5).shape == (30, 50)
+    assert soft_mask(30, 50).shape == (30, 50)
+    for bad in (0, -0.2, 1.5, "x"):
+        with pytest.raises(InputError, match="feather"):
+            soft_mask(10, 10, 0.5, bad)
+
+
+def test_soft_mask_ratio_is_the_pasted_radius_as_paddlegan_means_it():
+    """PaddleGAN's ratio: the pasted circle's radius as a fraction of the crop's side."""
+    side = 101
+    centre_row = lambda ratio: soft_mask(side, side, ratio)[side // 2]  # noqa: E731
+    for ratio in (0.2, 0.3, 0.4, 0.5):
+        nonzero = np.flatnonzero(centre_row(ratio) > 0)
+        # the mask ends at `ratio` of the side from the centre, on both sides
+        assert abs(len(nonzero) / side - 2 * ratio) <= 2 / side, ratio
+    # smaller ratios paste less, and the default is the inscribed ellipse
+    sums = [soft_mask(side, side, r).sum() for r in (0.2, 0.3, 0.4, 0.5, 0.7, 1.0)]
+    assert np.all(np.diff(sums) > 0)
+    np.testing.assert_array_equal(soft_mask(side, side), soft_mask(side, side, 0.5))
+    # at 1 (PaddleGAN's API default) the whole box is mostly the animated face, the corners included
+    assert soft_mask(side, side, 1.0)[0, 0] > 0.5 and soft_mask(side, side, 0.5)[0, 0] == 0
     for bad in (0, -0.2, 1.5, "x"):
         with pytest.raises(InputError, match="ratio"):
             soft_mask(10, 10, bad)

@@ -51,12 +51,34 @@ def test_demo_animates_mp4_to_mp4(model, inputs, tmp_path, mode):
     assert count_frames(result) == 8 and video_fps(result) == pytest.approx(12)
 
 
-@pytest.mark.parametrize("flags", [["--no-relative"], ["--adapt_scale"], ["--relative", "--no-adapt_scale"]])
-def test_fomm_flags_are_one_line_errors(model, inputs, tmp_path, flags, capsys):
+def _frames(folder):
+    return np.stack([f.astype(np.int16) for f in iter_frames(os.path.join(folder, "frames"))])
+
+
+def test_fomm_motion_flags_map_onto_the_modes(model, inputs, tmp_path):
+    """PaddleGAN's and the FOMM's --relative --adapt_scale animate a TPSMM in its relative mode (which adapts the
+    scale), --no-relative in its standard mode; --no-adapt_scale keeps relative motion unscaled."""
+    runs = {"mode-relative": ["--mode", "relative"], "fomm-relative": ["--relative", "--adapt_scale"],
+            "mode-standard": ["--mode", "standard"], "fomm-absolute": ["--no-relative"],
+            "unscaled": ["--relative", "--no-adapt_scale"]}
+    frames = {}
+    for name, flags in runs.items():
+        out = str(tmp_path / name)
+        assert _demo(model, inputs, out, "--filename", "frames", "--backend", "dygraph", *flags) == 0
+        frames[name] = _frames(out)
+    np.testing.assert_array_equal(frames["fomm-relative"], frames["mode-relative"])
+    np.testing.assert_array_equal(frames["fomm-absolute"], frames["mode-standard"])
+    assert np.abs(frames["mode-relative"] - frames["mode-standard"]).max() > 0
+    assert np.abs(frames["unscaled"] - frames["mode-relative"]).max() > 0
+
+
+@pytest.mark.parametrize("flags", [["--mode", "standard", "--relative"], ["--mode", "relative", "--no-relative"],
+                                   ["--mode", "avd", "--adapt_scale"], ["--no-relative", "--adapt_scale"]])
+def test_contradicting_motion_flags_are_one_line_errors(model, inputs, tmp_path, flags, capsys):
     out = str(tmp_path / "out")
     assert _demo(model, inputs, out, *flags) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--mode relative|standard|avd" in err[0], err
+    assert len(err) == 1 and ("contradicts" in err[0] or "applies to relative motion only" in err[0]), err
     assert not os.path.exists(os.path.join(out, "result.mp4"))
 
 
@@ -79,7 +101,7 @@ def test_export_then_inference_matches_the_demo(model, inputs, tmp_path, backend
     theirs = np.stack([f.astype(np.int16) for f in iter_frames(os.path.join(reference, "frames"))])
     assert ours.shape == theirs.shape == (8, 64, 64, 3)
     assert np.abs(ours - theirs).max() <= 1  # 8-bit rounding of frames within 1e-4 of each other
-    # an export animates with its own family's flags
+    # an export animates with its own family's flags: FOMM's contradicting its mode are an error
     assert _run(deploy_cli.inference_main, ["--model_dir", folder, "--source_image", inputs[0], "--driving_video",
                                             inputs[1], "--output", str(tmp_path / "x.mp4"), "--backend", backend,
-                                            "--no-relative", "--no-progress"]) == 2
+                                            "--mode", "avd", "--relative", "--no-progress"]) == 2

@@ -1,0 +1,175 @@
+"""PaddleGAN's call style of the Python API: FirstOrderPredictor(output=..., ...).run(source, driving)."""
+import os
+
+import numpy as np
+import pytest
+import yaml
+
+from ppgan.apps import FirstOrderPredictor, TPSMMPredictor
+from ppgan.apps.animation import Animation
+from ppgan.apps.first_order_predictor import PADDLEGAN_MODELS, paddlegan_model
+from ppgan.utils import download
+from ppgan.utils.errors import CheckpointError, InputError
+from ppgan.utils.video import read_frames, save_image, write_video
+from test_face_crop import _faces_image
+
+
+@pytest.fixture
+def files(tmp_path):
+    """A source image with two faces and a driving video whose face moves (PNG, mp4)."""
+    source = str(tmp_path / "source.png")
+    save_image(source, _faces_image(160, 240, [(70, 80, 1.0), (170, 80, 0.9)]))
+    driving = str(tmp_path / "driving.mp4")
+    write_video(driving, [_faces_image(160, 160, [(78 + 2 * i, 80 - i, 1.0)]) for i in range(6)], fps=6)
+    return source, driving
+
+
+@pytest.fixture
+def model(tiny_config, tiny_weights, tmp_path):
+    config = str(tmp_path / "tiny.yaml")
+    with open(config, "w") as f:
+        yaml.safe_dump(tiny_config, f)
+    return config, tiny_weights
+
+
+def _project_frames(model, files, folder, ratio, relative, adapt_scale, multi_person=False):
+    """The same animation the project's way: predictor + Animation, written as PNG frames."""
+    predictor = FirstOrderPredictor(model[0], model[1], relative=relative, adapt_scale=adapt_scale)
+    with Animation(predictor, files[0], files[1], ratio=ratio, multi_person=multi_person, progress=False) as anim:
+        anim.write(folder)
+    return np.stack(read_frames(folder))
+
+
+def test_paddlegans_documented_call_writes_output_filename(model, files, tmp_path):
+    """apps.md's example with its documented arguments (an ASCII comma, local paths)."""
+    out = str(tmp_path / "output")
+    predictor = FirstOrderPredictor(output=out, weight_path=model[1], config=model[0], relative=True,
+                                    adapt_scale=True, find_best_frame=False, best_frame=None, progress=False)
+    assert predictor.run(files[0], files[1]) == os.path.join(out, "result.mp4")
+    frames = read_frames(os.path.join(out, "result.mp4"))
+    assert len(frames) == 6 and frames[0].shape == (160, 240, 3)
+
+
+def test_run_frames_equal_the_projects_with_the_same_options(model, files, tmp_path):
+    out = str(tmp_path / "pg")
+    FirstOrderPredictor(output=out, filename="frames", weight_path=model[1], config=model[0], relative=True,
+                        adapt_scale=True, ratio=0.4, multi_person=True, progress=False).run(*files)
+    ours = np.stack(read_frames(os.path.join(out, "frames")))
+    theirs = _project_frames(model, files, str(tmp_path / "project"), 0.4, True, True, multi_person=True)
+    np.testing.assert_array_equal(ours, theirs)
+    assert ours.shape == (6, 160, 240, 3)
+
+
+def test_run_keeps_paddlegans_defaults_and_animate_the_projects(model, files, tmp_path, rng):
+    """run(): relative=False, adapt_scale=False, ratio=1.0 unless given; animate(): relative motion by default."""
+    predictor = FirstOrderPredictor(config=model[0], weight_path=model[1], output=str(tmp_path / "pg"),
+                                    filename="frames", progress=False)
+    predictor.run(*files)
+    ours = np.stack(read_frames(str(tmp_path / "pg" / "frames")))
+    absolute = _project_frames(model, files, str(tmp_path / "abs"), 1.0, False, False)
+    relative = _project_frames(model, files, str(tmp_path / "rel"), 1.0, True, True)
+    np.testing.assert_array_equal(ours, absolute)
+    assert np.abs(ours.astype(int) - relative).max() > 0
+    # the project's own methods keep relative motion on
+    assert predictor.relative and predictor.adapt_scale
+    source, video = rng.uniform(0, 1, (32, 32, 3)), rng.uniform(0, 1, (3, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_array_equal(predictor.animate(source, video),
+                                  FirstOrderPredictor(model[0], model[1], relative=True).animate(source, video))
+    # a value given holds for run() too
+    FirstOrderPredictor(config=model[0], weight_path=model[1], relative=True, adapt_scale=True, ratio=1.0,
+                        output=str(tmp_path / "given"), filename="frames", progress=False).run(*files)
+    np.testing.assert_array_equal(np.stack(read_frames(str(tmp_path / "given" / "frames"))), relative)
+
+
+def test_run_filename_argument_and_best_frame(model, files, tmp_path):
+    predictor = FirstOrderPredictor(config=model[0], weight_path=model[1], output=str(tmp_path / "o"),
+                                    best_frame=3, relative=True, progress=False)
+    path = predictor.run(files[0], files[1], filename="other.gif")
+    assert path == str(tmp_path / "o" / "other.gif") and len(read_frames(path)) == 6
+    late = FirstOrderPredictor(config=model[0], weight_path=model[1], output=str(tmp_path / "o"), best_frame=6,
+                               progress=False)
+    with pytest.raises(InputError, match="best_frame 6 is past the end of the driving video"):
+        late.run(files[0], files[1], filename="late.mp4")
+    assert not os.path.exists(str(tmp_path / "o" / "late.mp4"))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"slice_size": -1}, "slice_size"), ({"best_frame": -2}, "best_frame"),
+    ({"best_frame": 2, "find_best_frame": True}, "not both"), ({"ratio": 0}, "ratio"),
+    ({"face_detector": "mtcnn"}, "face_detector must be one of auto, dlib, haar, sfd, blazeface"),
+    ({"crop": "body"}, "crop")])
+def test_run_options_are_checked_at_construction(model, kwargs, message):
+    with pytest.raises(InputError, match=message):
+        FirstOrderPredictor(config=model[0], weight_path=model[1], **kwargs)
+
+
+def test_paddlegan_arguments_are_accepted_and_slice_size_changes_nothing(model, files, tmp_path):
+    for slice_size in (0, 10 ** 6):
+        FirstOrderPredictor(config=model[0], weight_path=model[1], output=str(tmp_path / str(slice_size)),
+                            filename="f", slice_size=slice_size, batch_size=1, image_size=32, face_detector="sfd",
+                            multi_person=False, progress=False).run(*files)
+    np.testing.assert_array_equal(np.stack(read_frames(str(tmp_path / "0" / "f"))),
+                                  np.stack(read_frames(str(tmp_path / str(10 ** 6) / "f"))))
+    with pytest.raises(TypeError):
+        FirstOrderPredictor(config=model[0], weight_path=model[1], no_such_option=1)
+
+
+def test_paddlegans_positional_order_is_one_clear_error(model):
+    with pytest.raises(InputError, match="pass output='output' by name"):
+        FirstOrderPredictor("output", model[1])
+
+
+@pytest.fixture
+def no_weights_here(tmp_path, monkeypatch):
+    """A machine with neither the project's nor PaddleGAN's cache of released weights."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PPGAN_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def test_no_config_and_no_weights_offline_is_one_line_naming_url_and_weight_path(no_weights_here):
+    assert download.offline()  # tests/conftest.py
+    with pytest.raises(CheckpointError) as e:
+        FirstOrderPredictor()
+    message = str(e.value)
+    assert "\n" not in message
+    assert "https://paddlegan.bj.bcebos.com/applications/first_order_model/vox-cpk.pdparams" in message
+    assert "weight_path=" in message and "PPGAN_OFFLINE" in message
+    with pytest.raises(CheckpointError, match="vox-cpk-512.pdparams"):
+        FirstOrderPredictor(image_size=512)
+    with pytest.raises(CheckpointError, match="vox-mobile.pdparams"):
+        paddlegan_model(mobile_net=True)
+
+
+def test_paddlegans_cache_is_used_and_the_default_architecture_is_vox_256(no_weights_here, tiny_weights):
+    """A PaddleGAN user's ~/.cache/ppgan/vox-cpk.pdparams is found; with no config the vox-256 architecture is built
+    (the tiny weights do not fit it: the error says so)."""
+    folder = no_weights_here / "home" / ".cache" / "ppgan"
+    folder.mkdir(parents=True)
+    cached = folder / "vox-cpk.pdparams"
+    cached.write_bytes(open(tiny_weights, "rb").read())
+    config, weights = paddlegan_model()
+    assert weights == str(cached) and config.endswith(os.path.join("configs", PADDLEGAN_MODELS[(False, 256)][0]))
+    with pytest.raises(CheckpointError, match="do not fit the configured architecture"):
+        FirstOrderPredictor(backend="dygraph")
+    with pytest.raises(CheckpointError, match="do not fit the configured architecture"):
+        FirstOrderPredictor(weight_path=tiny_weights, backend="dygraph")
+
+
+def test_the_download_is_never_reached_offline(no_weights_here, monkeypatch):
+    def refuse(*args):
+        raise AssertionError("the network code ran")
+
+    monkeypatch.setattr(download, "_download", refuse)
+    with pytest.raises(CheckpointError, match="PPGAN_OFFLINE"):
+        download.release_path("GPEN-512", flag="gpen_weight_path", download=True)
+    with pytest.raises(CheckpointError, match="is not on this machine: download"):
+        download.release_path("vox-cpk")
+    with pytest.raises(CheckpointError, match="known: GPEN-512"):
+        download.release_path("vox-cpk-1024")
+
+
+def test_tpsmm_predictor_runs_paddlegans_call_too(tiny_tpsmm_config, tiny_tpsmm_weights, files, tmp_path):
+    path = TPSMMPredictor(tiny_tpsmm_config, tiny_tpsmm_weights, output=str(tmp_path / "t"),
+                          progress=False).run(*files)
+    assert len(read_frames(path)) == 6
