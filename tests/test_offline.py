@@ -176,3 +176,70 @@ def test_the_onnx_conversion_installs_nothing(fresh_environment, tiny_config, ti
     convert_to_onnx(folder, manifest)
     assert fresh_environment.read_text() == ""
     assert all(os.path.getsize(os.path.join(folder, name + ".onnx")) > 0 for name in manifest["graphs"])
+
+
+# Every outside connection a process attempts: sockets to anything but loopback, and name lookups of other hosts
+# (the audit hook of the same sitecustomize module; the attempt is recorded and refused).
+_CONNECTION_RECORDER = '''
+def _connections(event, args):
+    if event == "socket.getaddrinfo" and str(args[0]) not in ("localhost", "127.0.0.1", "::1", "None"):
+        target = "lookup %s" % (args[0],)
+    elif event == "socket.connect" and isinstance(args[1], tuple) and str(args[1][0]) not in ("127.0.0.1", "::1"):
+        target = "connect %s" % (args[1],)
+    else:
+        return
+    with open(os.environ["PPGAN_INSTALL_RECORD"], "a") as f:
+        f.write(target + "\\n")
+    raise RuntimeError("outside connection attempted: " + target)
+sys.addaudithook(_connections)
+'''
+
+
+@pytest.mark.xdist_group("offline")
+def test_the_first_animation_in_a_clean_environment_installs_and_contacts_nothing(fresh_environment, tmp_path):
+    """The README's first command in a clean environment (no export cache, a new home, onnx-graphsurgeon missing,
+    every proxy pointing at a recorder): the model is exported and converted to ONNX, the video is written, and no
+    package installer was started and no outside connection attempted. The controls show the record catches both."""
+    from conftest import REPO, require_onnx
+
+    require_onnx()
+    stubs = os.environ["PYTHONPATH"]
+    with open(os.path.join(stubs, "sitecustomize.py"), "a") as f:
+        f.write(_CONNECTION_RECORDER)
+    recorder = OutboundRecorder()
+    env = recorder.env(dict(os.environ, HOME=str(tmp_path / "home"), PPGAN_CACHE_DIR=str(tmp_path / "cache"),
+                            PPGAN_OFFLINE="0"))
+    try:
+        # the controls: a download through the proxies reaches the recorder, one without them is recorded and
+        # refused by the audit hook, and so is a pip install
+        download = ("import urllib.request; urllib.request.urlopen("
+                    "'https://paddlegan.bj.bcebos.com/models/GPEN-512.pdparams')")
+        control = subprocess.run([sys.executable, "-c", download], env=env, capture_output=True, text=True,
+                                 timeout=60)
+        assert control.returncode != 0 and [r.split()[:2] for r in recorder.requests] == [
+            ["CONNECT", "paddlegan.bj.bcebos.com:443"]]
+        recorder.requests.clear()
+        direct = {k: v for k, v in env.items() if "proxy" not in k.lower()}
+        control = subprocess.run([sys.executable, "-c", download], env=direct, capture_output=True, text=True,
+                                 timeout=60)
+        assert control.returncode != 0 and "lookup paddlegan.bj.bcebos.com" in fresh_environment.read_text()
+        fresh_environment.write_text("")
+        control = subprocess.run([sys.executable, "-c", "import subprocess, sys; subprocess.run([sys.executable, "
+                                  "'-m', 'pip', 'install', 'onnx_graphsurgeon'])"], env=env, capture_output=True,
+                                 text=True, timeout=60)
+        assert control.returncode != 0 and "pip install onnx_graphsurgeon" in fresh_environment.read_text()
+        fresh_environment.write_text("")
+        out = str(tmp_path / "output")
+        done = subprocess.run([sys.executable, os.path.join(REPO, "applications", "tools", "first-order-demo.py"),
+                               "--source_image", os.path.join(REPO, "applications", "samples", "source_b.png"),
+                               "--driving_video", os.path.join(REPO, "applications", "samples", "driving.mp4"),
+                               "--output", out, "--no-progress"], env=env, capture_output=True, text=True,
+                              timeout=600)
+    finally:
+        recorder.close()
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert fresh_environment.read_text() == ""
+    assert recorder.requests == []
+    assert os.path.getsize(os.path.join(out, "result.mp4")) > 0
+    # the ONNX graphs were made in this run (the path that once started pip)
+    assert any(name.endswith(".onnx") for _, _, names in os.walk(str(tmp_path / "cache")) for name in names)
