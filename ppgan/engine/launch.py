@@ -34,11 +34,16 @@ def build_parser(prog, evaluate):
                         help="start from these weights only (a .pdparams from training or from "
                              "tools/convert_torch_weights.py, or a PyTorch .pth.tar); optimizers start fresh")
     parser.add_argument("--stage", default=None, metavar="STAGE",
-                        help="training stage: 'train' (default: the motion model) or, for a Thin-Plate Spline Motion "
+                        help="training stage: 'train' (default: the motion model); for a First Order Motion Model, "
+                             "PaddleGAN's staged distillation of a small model from a full one (its model.mode; the "
+                             "distill section, e.g. configs/firstorder_vox_mobile_256.yaml): 'kp_detector' (the "
+                             "config's keypoint detector against the full model's frozen generator), 'generator' "
+                             "(its generator with the full model's frozen keypoint detector), 'both' (both, from "
+                             "those stages' checkpoints); for a Thin-Plate Spline Motion "
                              "Model, 'avd': train its AVD network on a trained model, e.g. --stage avd --load "
                              "output/<run>/checkpoints/checkpoint.pdparams (the other nets frozen; the train_avd "
-                             "section; checkpoints hold every net; run folder output/<config name>_avd by default; "
-                             "resume it with --stage avd --resume)")
+                             "section; checkpoints hold every net). A stage other than 'train' writes "
+                             "output/<config name>_<stage> by default; resume it with the same --stage and --resume")
     if evaluate:
         parser.add_argument("--evaluate-only", action="store_true",
                             help="do not train: reconstruct the test videos from their frame 0 (prints "
@@ -73,10 +78,15 @@ def output_folder(args):
 def main(argv, prog, evaluate):
     """Parse `argv` and train (or evaluate); returns the process exit code."""
     from ppgan.engine.trainer import Trainer, checkpoint_path, world
-    from ppgan.utils.config import load_config
+    from ppgan.utils.config import is_paddlegan_format, load_config, read_config_file
 
     args = build_parser(prog, evaluate).parse_args(argv)
     overrides = [item for group in args.opt for item in group]
+    if is_paddlegan_format(read_config_file(args.config_file)):
+        raise ConfigError("'%s' is a PaddleGAN config: it animates (the demo, FirstOrderPredictor) but its training "
+                          "sections follow PaddleGAN's trainer; train with the project's config of the same model "
+                          "(configs/firstorder_vox_256.yaml, configs/firstorder_vox_mobile_256.yaml, "
+                          "configs/firstorder_fashion_256.yaml; docs/en_US/paddlegan.md)" % args.config_file)
     config = load_config(args.config_file, overrides)
     out = output_folder(args)
     rank, _ = world()

@@ -3,8 +3,9 @@
 A model family is a class registered in MODELS (`model.name`, default FirstOrderModel). It declares
 `common_keys` (the keys of `model.common` with their defaults), `net_sections` ({section: (registry,
 common keys that net receives)}), `required_sections`, `inference_sections` (the nets animation needs)
-and `config_sections` (config sections it replaces or adds, e.g. its own `train`); for training and
-evaluation, `training_stages()` ({stage: training model class}, see ppgan.models.training),
+and `config_sections` (config sections it replaces or adds, e.g. its own `train`; optionally
+`check_config(config)`, which checks them in a validated config); for training and evaluation,
+`training_stages()` ({stage: training model class}, see ppgan.models.training),
 `evaluation_sections(animate_cfg)`, `keypoint_normalizer(animate_cfg, nets)` and `background_predictor(nets,
 loaded)` (the net, if any, that the reconstruction of test videos applies to each (source, driving) pair).
 """

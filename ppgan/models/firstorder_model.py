@@ -3,7 +3,8 @@
 `FirstOrderModel.generator_losses` is the original's GeneratorFullModel (keypoints of source,
 driving and a randomly warped driving frame; reconstruction, adversarial, feature matching and
 equivariance losses), `discriminator_losses` its DiscriminatorFullModel. Each loss is switched
-on by a non-zero weight in `train.loss_weights`.
+on by a non-zero weight in `train.loss_weights`. PaddleGAN's staged distillation of a small model from a
+full one (its FirstOrderModelMobile) adds the stages of ppgan.models.firstorder_distill (`distill` section).
 """
 from ppgan.models.builder import DISCRIMINATORS, GENERATORS, MODELS, build_nets, common_params
 from ppgan.models.criterions import (equivariance_jacobian_loss, equivariance_value_loss, feature_matching_loss,
@@ -15,6 +16,12 @@ from ppgan.modules.builder import KP_DETECTORS
 from ppgan.modules.geometry import movement_scale, normalize_kp, RandomTransform
 from ppgan.solver.builder import LR_KEYS, OptimizerSpec
 from ppgan.utils.errors import ConfigError
+
+
+# The staged distillation's options (ppgan.models.firstorder_distill): the teacher's nets ({kp_detector, generator}:
+# net configs as in `model`, sharing `model.common`) and weights, and the two stages' checkpoints the `both` stage
+# starts from.
+DISTILL_SECTION = {"teacher": None, "teacher_weights": None, "kp_detector_weights": None, "generator_weights": None}
 
 
 def detach_kp(kp):
@@ -38,10 +45,12 @@ class FirstOrderModel:
     }
     required_sections = ("kp_detector", "generator")
     inference_sections = ("kp_detector", "generator")
-    config_sections = {}  # the defaults of ppgan.utils.config.SECTIONS are this family's
+    # the defaults of ppgan.utils.config.SECTIONS are this family's; it adds the distillation's
+    config_sections = {"distill": DISTILL_SECTION}
 
     train_section = "train"    # the config section of the training schedule
     requires_weights = None    # training may start from random weights
+    trained_nets = ("generator", "kp_detector")  # the nets the generator losses train (besides the discriminator)
 
     @staticmethod
     def animation_nets(nets):
@@ -50,8 +59,16 @@ class FirstOrderModel:
 
     @classmethod
     def training_stages(cls):
-        """{stage name: training model class}: one stage, the original's train."""
-        return {"train": cls}
+        """{stage name: training model class}: the original's `train`, and PaddleGAN's staged distillation
+        `kp_detector`, `generator`, `both` (ppgan.models.firstorder_distill)."""
+        from ppgan.models.firstorder_distill import DISTILLATION_STAGES
+        return dict({"train": cls}, **DISTILLATION_STAGES)
+
+    @staticmethod
+    def check_config(config):
+        """Check the `distill` section of a validated config (the teacher's net configs, the weight paths)."""
+        from ppgan.models.firstorder_distill import check_distill_section
+        check_distill_section(config)
 
     @staticmethod
     def evaluation_sections(animate_cfg):
@@ -70,7 +87,7 @@ class FirstOrderModel:
 
     def __init__(self, config, vgg=None):
         model_cfg, train = config["model"], config["train"]
-        nets = build_nets(model_cfg)
+        nets = self.build_nets(config)
         self.kp_detector = nets["kp_detector"]
         self.generator = nets["generator"]
         self.discriminator = nets["discriminator"]
@@ -103,6 +120,10 @@ class FirstOrderModel:
             raise ConfigError("equivariance_jacobian needs jacobians: set model.common.estimate_jacobian: true "
                               "or the weight to 0", "train.loss_weights.equivariance_jacobian")
 
+    def build_nets(self, config):
+        """{section: net} of the nets this training model holds: the config's `model` nets."""
+        return build_nets(config["model"])
+
     @property
     def nets(self):
         """{name: net} of the trained nets (the discriminator only if it is used)."""
@@ -113,7 +134,8 @@ class FirstOrderModel:
 
     def optimizer_specs(self):
         """One Adam per trained net, each with its own `train.lr_<net>`."""
-        names = ["kp_detector", "generator"] + (["discriminator"] if self.trains_discriminator else [])
+        names = [n for n in ("kp_detector", "generator") if n in self.trained_nets]
+        names += ["discriminator"] if self.trains_discriminator else []
         return [OptimizerSpec(name, (name,), LR_KEYS[name]) for name in names]
 
     def describe(self):
@@ -189,8 +211,8 @@ class FirstOrderModel:
         """One optimisation step of the original's schedule (the same at every `epoch`); returns
         ({loss name: float}, generated).
 
-        Generator and keypoint detector step on the sum of their losses, then (if it is trained) the
-        discriminator on its own. `reduce_gradients(params)` averages gradients across processes.
+        The `trained_nets` (generator and keypoint detector) step on the sum of their losses, then (if it is
+        trained) the discriminator on its own. `reduce_gradients(params)` averages gradients across processes.
         A NaN/inf loss raises :class:`TrainingDiverged` before any weight is changed.
         """
         source, driving = batch["source"], batch["driving"]
@@ -203,8 +225,8 @@ class FirstOrderModel:
                 raise TrainingDiverged("the keypoint jacobians became singular or NaN; training stopped before the "
                                        "weights were updated. Lower the learning rates or check the data") from None
         values = check_finite(losses)
-        backward_and_step(sum(losses.values()), [optimizers["generator"], optimizers["kp_detector"]],
-                          [self.generator, self.kp_detector], reduce_gradients, scaler)
+        backward_and_step(sum(losses.values()), [optimizers[name] for name in self.trained_nets],
+                          [getattr(self, name) for name in self.trained_nets], reduce_gradients, scaler)
         if self.trains_discriminator:
             optimizers["discriminator"].clear_grad()
             with autocast(scaler):

@@ -5,10 +5,11 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 
-def gaussian_kernel(scale):
-    """The Gaussian blur applied before downsampling by `scale`: sigma = (1/scale - 1)/2,
+def gaussian_kernel(scale, sigma=None):
+    """The Gaussian blur applied before downsampling by `scale`: sigma = (1/scale - 1)/2 unless given,
     size 2*round(4 sigma)+1 (odd), normalised to sum 1. Returns the (size, size) float32 kernel."""
-    sigma = (1 / scale - 1) / 2
+    if sigma is None:
+        sigma = (1 / scale - 1) / 2
     size = 2 * round(sigma * 4) + 1
     grid = np.arange(size, dtype=np.float32)
     mean = (size - 1) / 2
@@ -18,14 +19,17 @@ def gaussian_kernel(scale):
 
 
 class AntiAliasInterpolation2d(nn.Layer):
-    """Band-limited downsampling: Gaussian blur (depthwise conv) then keep every (1/scale)-th pixel."""
+    """Band-limited downsampling: Gaussian blur (depthwise conv) then keep every (1/scale)-th pixel.
 
-    def __init__(self, channels, scale):
+    `sigma` replaces the blur's width (default (1/scale - 1)/2); PaddleGAN's mobile nets blur with 0.25 (3x3).
+    """
+
+    def __init__(self, channels, scale, sigma=None):
         super().__init__()
         self.scale = scale
         if scale == 1:
             return  # identity: no blur, no buffer (as the original's `down` modules are absent then)
-        kernel = gaussian_kernel(scale)
+        kernel = gaussian_kernel(scale, sigma)
         self.pad = kernel.shape[0] // 2  # zero padding that keeps the size before striding, as the original's F.pad
         weight = np.tile(kernel[None, None], (channels, 1, 1, 1))
         self.register_buffer("weight", paddle.to_tensor(weight))

@@ -136,11 +136,12 @@ class DownBlock2d(nn.Layer):
 
 
 class SameBlock2d(nn.Layer):
-    """Conv, norm, ReLU at constant resolution."""
+    """Conv, norm, ReLU at constant resolution (`bias=False`: a conv without bias, as PaddleGAN's mobile blocks)."""
 
-    def __init__(self, in_features, out_features, kernel_size=3, padding=1, groups=1, norm="batch"):
+    def __init__(self, in_features, out_features, kernel_size=3, padding=1, groups=1, norm="batch", bias=True):
         super().__init__()
-        self.conv = nn.Conv2D(in_features, out_features, kernel_size, padding=padding, groups=groups)
+        self.conv = nn.Conv2D(in_features, out_features, kernel_size, padding=padding, groups=groups,
+                              bias_attr=None if bias else False)
         self.norm = norm_layer(norm, out_features)
 
     def forward(self, x):

@@ -6,7 +6,11 @@ Two formats are accepted:
   ``reconstruction``, ``animate``, ``visualizer``; nets are described by a ``name`` picked from a
   registry plus that class's arguments;
 * the original repository's files (``model_params``, ``dataset_params``, ``train_params``, ...),
-  unchanged; they are translated to the native layout by :func:`from_original`.
+  unchanged; they are translated to the native layout by :func:`from_original`;
+* PaddleGAN's FOMM configs (``model.common_params``, ``model.generator.kp_detector_cfg`` / ``generator_cfg``,
+  ``mobile_net`` flags), for animation: :func:`from_paddlegan` reads their architecture and frame shape. Their
+  training sections follow PaddleGAN's trainer, which this project does not imitate key by key: training with
+  one is an error naming the native config to use.
 
 Every key must be read by something: an unknown key is a :class:`ConfigError` naming its path.
 """
@@ -220,6 +224,67 @@ def from_original(raw):
     return out
 
 
+# PaddleGAN's FOMM config: the keys of its two net sections, and the native classes of each variant
+_PADDLEGAN_KP = ("temperature", "block_expansion", "max_features", "scale_factor", "num_blocks", "mobile_net",
+                 "single_jacobian_map", "pad")
+_PADDLEGAN_GEN = ("block_expansion", "max_features", "num_down_blocks", "num_bottleneck_blocks",
+                  "estimate_occlusion_map", "dense_motion_params", "mobile_net")
+_PADDLEGAN_DENSE = ("block_expansion", "max_features", "num_blocks", "scale_factor")
+_PADDLEGAN_CLASSES = {False: ("KPDetector", "Hourglass", "OcclusionAwareGenerator", "DenseMotionNetwork"),
+                      True: ("MobileKPDetector", "MobileHourglass", "MobileOcclusionAwareGenerator",
+                             "MobileDenseMotionNetwork")}
+
+
+def is_paddlegan_format(raw):
+    """True for a PaddleGAN First Order Motion Model config (or the dict its FirstOrderPredictor takes)."""
+    model = raw.get("model") if isinstance(raw, dict) else None
+    generator = model.get("generator") if isinstance(model, dict) else None
+    return isinstance(generator, dict) and ("kp_detector_cfg" in generator or "generator_cfg" in generator)
+
+
+def _paddlegan_section(section, keys, path):
+    section = dict(section or {})
+    for key in section:
+        if key not in keys:
+            raise ConfigError("unknown key in a PaddleGAN config; accepted: %s%s"
+                              % (", ".join(keys), _hint(key, keys)), "%s.%s" % (path, key))
+    return section
+
+
+def _hint(key, choices):
+    close = difflib.get_close_matches(str(key), list(choices), n=1)
+    return " (did you mean '%s'?)" % close[0] if close else ""
+
+
+def from_paddlegan(raw):
+    """The native config (model and frame shape) of a PaddleGAN FOMM config: `model.common_params`,
+    `model.generator.kp_detector_cfg` and `generator_cfg` (with `dense_motion_params`), `mobile_net` picking the
+    mobile classes per net, and `dataset.train.frame_shape` when given. PaddleGAN builds its predictor's generator
+    with `inference=True`; that is the predictor's `border_correction`, not a config key."""
+    model = raw["model"]
+    generator = model["generator"]
+    kp = _paddlegan_section(generator.get("kp_detector_cfg"), _PADDLEGAN_KP, "model.generator.kp_detector_cfg")
+    gen = _paddlegan_section(generator.get("generator_cfg"), _PADDLEGAN_GEN, "model.generator.generator_cfg")
+    dense = gen.pop("dense_motion_params", None)
+    dense = None if dense is None else _paddlegan_section(dense, _PADDLEGAN_DENSE,
+                                                          "model.generator.generator_cfg.dense_motion_params")
+    kp_detector, kp_backbone = _PADDLEGAN_CLASSES[bool(kp.pop("mobile_net", False))][:2]
+    gen_mobile = bool(gen.pop("mobile_net", False))
+    _, gen_backbone, gen_class, dense_class = _PADDLEGAN_CLASSES[gen_mobile]
+    native = {"common": dict(model.get("common_params") or {}),
+              "kp_detector": dict(name=kp_detector, **_split_backbone(kp, "model.generator.kp_detector_cfg",
+                                                                       name=kp_backbone)),
+              "generator": dict(name=gen_class, **gen)}
+    native["generator"]["dense_motion"] = None if dense is None else dict(
+        name=dense_class, **_split_backbone(dense, "model.generator.generator_cfg.dense_motion_params",
+                                           name=gen_backbone))
+    out = {"model": native}
+    train = (raw.get("dataset") or {}).get("train") if isinstance(raw.get("dataset"), dict) else None
+    if isinstance(train, dict) and "frame_shape" in train:
+        out["dataset"] = {"frame_shape": list(train["frame_shape"])}
+    return out
+
+
 def to_original_model_params(model):
     """The original repository's ``model_params`` for a native ``model`` section (inverse of from_original).
 
@@ -346,7 +411,8 @@ def validate(cfg):
     """Check a native config and fill the defaults of its non-model sections; returns a new dict.
 
     The sections are SECTIONS, with those the model family replaces or adds (its `config_sections`,
-    e.g. the thin-plate spline model's own `train` and `train_avd`).
+    e.g. the thin-plate spline model's own `train` and `train_avd`), checked by the family's `check_config`
+    if it has one.
     """
     if not isinstance(cfg, dict):
         raise ConfigError("a config file must hold a mapping at the top level")
@@ -365,6 +431,9 @@ def validate(cfg):
     for name, spec in sections.items():
         out[name] = _merge_section(spec, cfg.get(name), (name,))
     check_model_config(out["model"])
+    check_sections = getattr(model_family(cfg["model"]), "check_config", None)
+    if check_sections is not None:
+        check_sections(out)
     return out
 
 
@@ -422,6 +491,11 @@ def load_config(path_or_dict, overrides=()):
         raw = read_config_file(os.fspath(path_or_dict))
     else:
         raw = copy.deepcopy(path_or_dict)
+    if is_paddlegan_format(raw):
+        if overrides:
+            raise ConfigError("-o overrides apply to the project's configs, not to a PaddleGAN config: copy its "
+                              "architecture into configs/firstorder_*.yaml")
+        return validate(from_paddlegan(raw))
     original = is_original_format(raw)
     for option in overrides or ():
         apply_override(raw, _original_option(option) if original else option)

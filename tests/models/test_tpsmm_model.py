@@ -204,7 +204,7 @@ def test_unknown_keys_and_stages_are_errors():
         build_model(_config(), stage="avdd")
     fomm = load_config({"model": {"kp_detector": {"name": "KPDetector", "backbone": {"name": "Hourglass"}},
                                   "generator": {"name": "OcclusionAwareGenerator"}}})
-    with pytest.raises(ConfigError, match="FirstOrderModel has no training stage 'avd'; its stage: train"):
+    with pytest.raises(ConfigError, match="FirstOrderModel has no training stage 'avd'; its stages: train, kp_detector, generator, both"):
         build_model(fomm, stage="avd")
 
 

@@ -21,7 +21,7 @@ def test_all_released_configs_are_shipped():
 @pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
 def test_shipped_configs_validate(path):
     cfg = load_config(path)
-    assert cfg["model"]["kp_detector"]["name"] == "KPDetector"
+    assert cfg["model"]["kp_detector"]["name"] == ("MobileKPDetector" if "mobile" in path else "KPDetector")
     assert cfg["model"]["common"]["align_corners"] is True
 
 
