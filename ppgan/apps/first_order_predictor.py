@@ -5,8 +5,9 @@ import os
 import paddle
 
 from ppgan.modules.geometry import movement_scale, normalize_kp
+from ppgan.utils.config import is_paddlegan_format, read_config_file
 from ppgan.utils.download import release_path
-from ppgan.utils.errors import CheckpointError, InputError
+from ppgan.utils.errors import CheckpointError, ConfigError, InputError
 
 from .predictor import PREDICTORS, AnimationPredictor, cpu_threads, default_num_threads  # noqa: F401
 
@@ -59,6 +60,10 @@ class FirstOrderPredictor(AnimationPredictor):
       for image_size=512, vox-mobile.pdparams), used from this machine (the project's cache or PaddleGAN's
       ~/.cache/ppgan) or downloaded once: the only download the project makes on its own.
     mobile_net: with no config, PaddleGAN's mobile model.
+    border_correction: PaddleGAN's border correction of the generator (the config key `model.generator.
+      border_correction`: a band width in pixels, True = PaddleGAN's 5, 0/False = off); None keeps the config's
+      value, and with no config or a PaddleGAN config (ppgan.utils.config.from_paddlegan) is on, as PaddleGAN's
+      FirstOrderPredictor always builds its generator.
     The other arguments are :class:`~ppgan.apps.predictor.AnimationPredictor`'s (weight_path, model_dir,
     image_size, batch_size, num_threads, backend, device, use_trt, and :meth:`run`'s keyword-only options:
     output, filename, find_best_frame, best_frame, ratio, face_detector, multi_person, face_enhancement,
@@ -70,7 +75,7 @@ class FirstOrderPredictor(AnimationPredictor):
 
     def __init__(self, config=None, weight_path=None, relative=None, adapt_scale=None, align_corners=None,
                  image_size=None, batch_size=None, num_threads=None, backend="auto", device=None, use_trt=False,
-                 model_dir=None, *, mobile_net=False, **run_options):
+                 model_dir=None, *, mobile_net=False, border_correction=None, **run_options):
         if isinstance(config, (str, os.PathLike)) and not os.path.exists(config) \
                 and not os.fspath(config).lower().endswith((".yaml", ".yml")):
             raise InputError("config %r is not a config file: FirstOrderPredictor's first positional argument is the "
@@ -80,6 +85,10 @@ class FirstOrderPredictor(AnimationPredictor):
         self.adapt_scale = True if adapt_scale is None else bool(adapt_scale)
         self.align_corners = align_corners
         self.mobile_net = bool(mobile_net)
+        if border_correction is not None and model_dir is not None:
+            raise InputError("border_correction applies when the nets are built; an export keeps the one it was "
+                             "exported with (tools/export_model.py -o model.generator.border_correction=...)")
+        self.border_correction = border_correction
         super().__init__(config, weight_path, image_size=image_size, batch_size=batch_size, num_threads=num_threads,
                          backend=backend, device=device, use_trt=use_trt, model_dir=model_dir, **run_options)
 
@@ -95,11 +104,23 @@ class FirstOrderPredictor(AnimationPredictor):
     def _load_nets(self, config, weight_path, image_size):
         if config is None and self.model_dir is None:
             config, weight_path = paddlegan_model(self.mobile_net, image_size, weight_path)
+            paddlegan = True
+        else:
+            paddlegan = is_paddlegan_format(config if isinstance(config, dict) else read_config_file(config))
+        if paddlegan and self.border_correction is None:
+            self.border_correction = True  # PaddleGAN's predictor builds its generator with inference=True
         super()._load_nets(config, weight_path, image_size)
 
     def _configure(self, cfg):
         if self.align_corners is not None:
             cfg["model"]["common"]["align_corners"] = bool(self.align_corners)
+        if self.border_correction is not None:
+            from ppgan.models.generators.occlusion_aware import border_band
+
+            try:
+                cfg["model"]["generator"]["border_correction"] = border_band(self.border_correction)
+            except ConfigError as e:
+                raise InputError("border_correction: %s" % e.detail) from None
 
     def _run_view(self):
         view = super()._run_view()

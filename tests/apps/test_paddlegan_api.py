@@ -173,3 +173,96 @@ def test_tpsmm_predictor_runs_paddlegans_call_too(tiny_tpsmm_config, tiny_tpsmm_
     path = TPSMMPredictor(tiny_tpsmm_config, tiny_tpsmm_weights, output=str(tmp_path / "t"),
                           progress=False).run(*files)
     assert len(read_frames(path)) == 6
+
+
+def test_border_correction_argument_is_the_generators_config_key(model, tiny_config, tiny_weights, rng):
+    """border_correction=True builds PaddleGAN's inference=True generator (the config key); off by default with a
+    config, as the original."""
+    import copy
+
+    source, video = rng.uniform(0, 1, (32, 32, 3)), rng.uniform(0, 1, (3, 32, 32, 3)).astype(np.float32)
+    keyed = copy.deepcopy(tiny_config)
+    keyed["model"]["generator"]["border_correction"] = 5
+    on = FirstOrderPredictor(model[0], model[1], border_correction=True, backend="dygraph").animate(source, video)
+    np.testing.assert_array_equal(on, FirstOrderPredictor(keyed, tiny_weights, backend="dygraph").animate(source, video))
+    off = FirstOrderPredictor(model[0], model[1], backend="dygraph").animate(source, video)
+    assert np.abs(on - off).max() > 1e-4
+    np.testing.assert_array_equal(off, FirstOrderPredictor(keyed, tiny_weights, border_correction=False,
+                                                           backend="dygraph").animate(source, video))
+    with pytest.raises(InputError, match="border_correction"):
+        FirstOrderPredictor(model[0], model[1], border_correction=-1)
+
+
+def _paddlegan_config(mobile):
+    """The model section of PaddleGAN's FOMM configs (firstorder_vox_256.yaml / firstorder_vox_mobile_256.yaml; the
+    first is also the dict its FirstOrderPredictor builds when given no config), with a training section."""
+    width = 32 if mobile else 64
+    kp = {"temperature": 0.1, "block_expansion": 32, "max_features": 256 if mobile else 1024, "scale_factor": 0.25,
+          "num_blocks": 5}
+    gen = {"block_expansion": width, "max_features": 256 if mobile else 512, "num_down_blocks": 2,
+           "num_bottleneck_blocks": 6, "estimate_occlusion_map": True,
+           "dense_motion_params": {"block_expansion": width, "max_features": 256 if mobile else 1024, "num_blocks": 5,
+                                   "scale_factor": 0.25}}
+    if mobile:
+        kp["mobile_net"] = gen["mobile_net"] = True
+    return {"epochs": 100, "dataset": {"train": {"name": "FirstOrderDataset", "frame_shape": [256, 256, 3]}},
+            "model": {"name": "FirstOrderModel", "common_params": {"num_kp": 10, "num_channels": 3,
+                                                                   "estimate_jacobian": True},
+                      "generator": {"name": "FirstOrderGenerator", "kp_detector_cfg": kp, "generator_cfg": gen}},
+            "lr_scheduler": {"name": "MultiStepDecay"}}
+
+
+@pytest.mark.parametrize("mobile, native", [(False, "firstorder_vox_256.yaml"), (True, "firstorder_vox_mobile_256.yaml")])
+def test_paddlegan_configs_build_the_same_nets_as_ours(mobile, native):
+    from conftest import REPO
+    from ppgan.models.builder import build_inference_nets
+    from ppgan.utils.config import load_config
+
+    theirs = load_config(_paddlegan_config(mobile))
+    ours = load_config(os.path.join(REPO, "configs", native))
+    assert theirs["dataset"]["frame_shape"] == [256, 256, 3]
+
+    def shapes(cfg):
+        nets = build_inference_nets(cfg["model"])
+        return {(net, k): tuple(v.shape) for net in ("kp_detector", "generator")
+                for k, v in nets[net].state_dict().items()}
+
+    assert shapes(theirs) == shapes(ours)
+
+
+def test_paddlegan_config_errors(tmp_path):
+    from ppgan.utils.config import load_config
+    from ppgan.utils.errors import ConfigError
+
+    bad = _paddlegan_config(False)
+    bad["model"]["generator"]["kp_detector_cfg"]["num_block"] = 5
+    with pytest.raises(ConfigError, match="kp_detector_cfg.num_block.*did you mean 'num_blocks'"):
+        load_config(bad)
+    path = tmp_path / "paddlegan.yaml"
+    path.write_text(yaml.safe_dump(_paddlegan_config(False)))
+    from ppgan.engine.launch import main
+    with pytest.raises(ConfigError, match="is a PaddleGAN config: it animates"):
+        main(["--config-file", str(path)], "main.py", True)
+
+
+def test_a_paddlegan_config_dict_animates_with_its_border_correction(tiny_config, tiny_weights, rng):
+    """config= in PaddleGAN's layout (a dict, as its docs allow) animates; border correction is on by default, as
+    PaddleGAN's predictor builds its generator with inference=True."""
+    import copy
+
+    from ppgan.utils.config import to_original_model_params
+
+    mp = to_original_model_params(tiny_config["model"])
+    theirs = {"model": {"common_params": mp["common_params"],
+                        "generator": {"kp_detector_cfg": mp["kp_detector_params"],
+                                      "generator_cfg": mp["generator_params"]}}}
+    source, video = rng.uniform(0, 1, (32, 32, 3)), rng.uniform(0, 1, (3, 32, 32, 3)).astype(np.float32)
+    frames = FirstOrderPredictor(theirs, tiny_weights, image_size=32, backend="dygraph").animate(source, video)
+    corrected = copy.deepcopy(tiny_config)
+    corrected["model"]["generator"]["border_correction"] = True
+    np.testing.assert_array_equal(
+        frames, FirstOrderPredictor(corrected, tiny_weights, backend="dygraph").animate(source, video))
+    np.testing.assert_array_equal(
+        FirstOrderPredictor(theirs, tiny_weights, image_size=32, border_correction=False,
+                            backend="dygraph").animate(source, video),
+        FirstOrderPredictor(tiny_config, tiny_weights, backend="dygraph").animate(source, video))
