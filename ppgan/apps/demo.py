@@ -125,6 +125,11 @@ def build_parser():
                              "name for it; without --config, PaddleGAN's default architecture is assumed "
                              "(configs/firstorder_vox_256.yaml, or the mobile one with --mobile_net) "
                              "(default: the shipped model's)")
+    parser.add_argument("--border_correction", action=argparse.BooleanOptionalAction, default=None,
+                        help="FOMM: PaddleGAN's border correction of the generator (warps fade into the identity and "
+                             "the occlusion map is 1 in a 5-pixel band at the edges; docs/en_US/deployment.md) "
+                             "(default: the config's model.generator.border_correction; on for PaddleGAN's model, "
+                             "i.e. --weight_path or --mobile_net without --config, as PaddleGAN's demo)")
     parser.add_argument("--mobile_net", action="store_true",
                         help="PaddleGAN's mobile First Order Motion Model: without --config its architecture "
                              "(configs/firstorder_vox_mobile_256.yaml), without --weight_path its released weights "
@@ -219,7 +224,7 @@ def resolve_model(config, weight_path, mobile_net=False, image_size=None):
             raise CheckpointError("--weight_path '%s' does not exist; %s" % (weight_path, RELEASED_HELP))
         from ppgan.apps.first_order_predictor import paddlegan_model
 
-        return paddlegan_model(mobile_net, image_size, weight_path)
+        return paddlegan_model(mobile_net, image_size, weight_path, flag="--weight_path")
     if config is None and weight_path is None:
         if not (os.path.isfile(DEFAULT_CONFIG) and os.path.isfile(DEFAULT_WEIGHTS)):
             raise CheckpointError("no model given and the default model is missing from %s; %s"
@@ -314,13 +319,23 @@ def make_predictor(config, weights, args):
     from ppgan.apps.predictor import predictor_class
 
     cls = predictor_class(config)
-    if getattr(args, "mobile_net", False) and cls.family != "FirstOrderModel":
-        raise InputError("--mobile_net is PaddleGAN's mobile First Order Motion Model; the config describes a %s"
-                         % cls.family)
+    options = cls.motion_options(args)
+    fomm_flags = [flag for flag, value in (("--mobile_net", getattr(args, "mobile_net", False)),
+                                            ("--border_correction", getattr(args, "border_correction", None)))
+                  if value not in (None, False)]
+    if cls.family == "FirstOrderModel":
+        border = getattr(args, "border_correction", None)
+        if border is None and getattr(args, "config", None) is None and (
+                getattr(args, "weight_path", None) is not None or getattr(args, "mobile_net", False)):
+            border = True  # PaddleGAN's model, as PaddleGAN's predictor builds it
+        options["border_correction"] = border
+    elif fomm_flags:
+        raise InputError("%s belong%s to the First Order Motion Model; the config describes a %s"
+                         % (" and ".join(fomm_flags), "s" if len(fomm_flags) == 1 else "", cls.family))
     predictor = cls(config=config, weight_path=weights, image_size=args.image_size, batch_size=args.batch_size,
                     num_threads=args.threads, backend=args.backend, face_enhancement=getattr(args, "face_enhancement",
                                                                                                False),
-                    gpen_weight_path=getattr(args, "gpen_weight_path", None), **cls.motion_options(args))
+                    gpen_weight_path=getattr(args, "gpen_weight_path", None), **options)
     if predictor.image_size is None:
         predictor.image_size = (256, 256)
     return predictor

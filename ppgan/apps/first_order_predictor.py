@@ -29,10 +29,11 @@ def _check_paddlegan_weights(path):
         raise CheckpointError("'%s' is not a PaddleGAN First Order Motion Model checkpoint" % path)
 
 
-def paddlegan_model(mobile_net=False, image_size=None, weight_path=None, download=True):
+def paddlegan_model(mobile_net=False, image_size=None, weight_path=None, download=True, flag="weight_path"):
     """(config path, weights path) of PaddleGAN's model when no config is given, as its FirstOrderPredictor picks
     them: the vox-256 architecture (or the mobile one), and with no weights PaddleGAN's published file (vox-cpk,
-    vox-cpk-512 at image_size 512, vox-mobile), found on this machine or downloaded (`download`)."""
+    vox-cpk-512 at image_size 512, vox-mobile), found on this machine or downloaded (`download`); errors name `flag`,
+    how the caller passes weights instead."""
     size = 256 if image_size is None else int(image_size if isinstance(image_size, (int, float)) else image_size[0])
     key = (bool(mobile_net), 512 if size == 512 and not mobile_net else 256)
     config_name, release = PADDLEGAN_MODELS[key]
@@ -41,7 +42,7 @@ def paddlegan_model(mobile_net=False, image_size=None, weight_path=None, downloa
         raise InputError("PaddleGAN's default model needs %s, which this installation lacks; pass config=<the "
                          "config of your weights>" % config)
     if weight_path is None:
-        weight_path = release_path(release, flag="weight_path", download=download, check=_check_paddlegan_weights)
+        weight_path = release_path(release, flag=flag, download=download, check=_check_paddlegan_weights)
     return config, weight_path
 
 

@@ -266,3 +266,61 @@ def test_a_paddlegan_config_dict_animates_with_its_border_correction(tiny_config
         FirstOrderPredictor(theirs, tiny_weights, image_size=32, border_correction=False,
                             backend="dygraph").animate(source, video),
         FirstOrderPredictor(tiny_config, tiny_weights, backend="dygraph").animate(source, video))
+
+
+def _demo(argv):
+    from ppgan.apps import demo
+    from ppgan.utils.cli import run
+
+    with pytest.raises(SystemExit) as e:
+        run(demo.main, argv + ["--no-progress"])
+    return e.value.code
+
+
+def test_demo_border_correction_flag(model, files, tmp_path):
+    base = ["--config", model[0], "--weight_path", model[1], "--source_image", files[0], "--driving_video", files[1],
+            "--backend", "dygraph"]
+    for name, extra in (("off", []), ("on", ["--border_correction"])):
+        assert _demo(base + ["--output", str(tmp_path / name), "--filename", "f"] + extra) == 0
+    on, off = (np.stack(read_frames(str(tmp_path / n / "f"))).astype(int) for n in ("on", "off"))
+    assert np.abs(on - off).max() > 0
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--slice_size", "-1"], "--slice_size must be at least 0"),
+    (["--gpen_weight_path", "g.pdparams"], "--gpen_weight_path is read by --face_enhancement only"),
+    (["--ratio", "1.5"], "--ratio must be in (0, 1]")])
+def test_demo_paddlegan_flag_errors_are_one_line(model, files, tmp_path, extra, message, capsys):
+    argv = ["--config", model[0], "--weight_path", model[1], "--source_image", files[0], "--driving_video", files[1],
+            "--output", str(tmp_path / "o")] + extra
+    assert _demo(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+
+
+def test_demo_weights_without_config_assume_paddlegans_architecture(model, files, tmp_path, capsys):
+    assert _demo(["--weight_path", model[1], "--source_image", files[0], "--driving_video", files[1],
+                  "--output", str(tmp_path / "o"), "--backend", "dygraph"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "do not fit" in err[0] and "assumes PaddleGAN's architecture" in err[0], err
+    assert "configs/firstorder_vox_256.yaml" in err[0]
+
+
+def test_demo_fomm_flags_with_a_tpsmm_are_errors(tiny_tpsmm_config, tiny_tpsmm_weights, files, tmp_path, capsys):
+    config = str(tmp_path / "t.yaml")
+    with open(config, "w") as f:
+        yaml.safe_dump(tiny_tpsmm_config, f)
+    for flag in ("--mobile_net", "--border_correction"):
+        assert _demo(["--config", config, "--weight_path", tiny_tpsmm_weights, "--source_image", files[0],
+                      "--driving_video", files[1], "--output", str(tmp_path / "o"), flag]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "belongs to the First Order Motion Model" in err[0], err
+
+
+def test_demo_mobile_net_without_weights_offline_names_the_release(files, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PPGAN_CACHE_DIR", str(tmp_path / "cache"))
+    assert _demo(["--source_image", files[0], "--driving_video", files[1], "--output", str(tmp_path / "o"),
+                  "--mobile_net"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "first_order_model/vox-mobile.pdparams" in err[0] and "--weight_path=" in err[0], err
