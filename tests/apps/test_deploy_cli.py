@@ -149,6 +149,22 @@ def test_export_bad_input_is_one_line_and_exit_2(model, tmp_path, case, capsys, 
     assert os.listdir(out) == ["notes.txt"] if case == "folder with other files" else not os.path.exists(out)
 
 
+def test_paddlegans_export_command_line(model, tmp_path, capsys):
+    """PaddleGAN's spelling: --config-file, --export_model and --inputs_size (frame size and keypoints read from it)."""
+    out = str(tmp_path / "pg")
+    assert _run(deploy_cli.export_main, ["--config-file", model[0], "--load", model[1], "--inputs_size",
+                                         "1,3,48,48;1,3,48,48;1,4,2;1,4,2,2", "--export_model", out]) == 0
+    assert "at 48x48" in capsys.readouterr().out
+    for sizes, message in (("1,3,48,48;1,3,48,48;1,7,2;1,7,2,2", "gives 7 keypoints but the model has 4"),
+                           ("1,3,48,64;1,3,48,64;1,4,2;1,4,2,2", "H and W must be equal"),
+                           ("1,3,48,48", "four shapes")):
+        assert _run(deploy_cli.export_main, ["--config-file", model[0], "--load", model[1], "--inputs_size", sizes,
+                                             "--export_model", str(tmp_path / "bad")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+        assert not os.path.exists(str(tmp_path / "bad"))
+
+
 @pytest.mark.parametrize("script", ["export_model.py", "inference.py"])
 def test_help_explains_every_flag(script):
     proc = subprocess.run([sys.executable, os.path.join(REPO, "tools", script), "--help"], capture_output=True,
