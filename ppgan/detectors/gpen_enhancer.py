@@ -119,15 +119,19 @@ class GPENEnhancer(FaceEnhancer):
     size, style_dim, n_mlp, channel_multiplier, narrow: the architecture (the release's by default; `narrow`
       scales every width, for small test networks).
     batch_size: faces per network call (memory grows with it: about 1 GB per face at size 512).
+    num_threads: CPU threads of the network (Paddle's default is 1); None: every core this process may use, as the
+      animation predictors (FLAGS_paddle_num_threads if set). The process's setting is restored after each call.
     seed: instead of weights, seeded random values (tests and timing only; the output is not a face).
     """
 
     def __init__(self, weight_path=None, size=512, style_dim=512, n_mlp=8, channel_multiplier=2, narrow=1.0,
-                 batch_size=1, seed=None):
+                 batch_size=1, num_threads=None, seed=None):
         if weight_path is not None and seed is not None:
             raise ConfigError("give the GPEN enhancer weight_path or seed (random weights), not both")
         if int(batch_size) < 1:
             raise ConfigError("the GPEN enhancer's batch_size must be at least 1, got %r" % (batch_size,))
+        if num_threads is not None and int(num_threads) < 1:
+            raise ConfigError("the GPEN enhancer's num_threads must be at least 1, got %r" % (num_threads,))
         self.net = GPEN(size, style_dim, n_mlp, channel_multiplier=channel_multiplier, narrow=narrow)
         if seed is not None:
             randomize_gpen(self.net, seed)
@@ -140,12 +144,17 @@ class GPENEnhancer(FaceEnhancer):
         self.weight_path = weight_path
         self.size = int(size)
         self.batch_size = int(batch_size)
+        self.num_threads = None if num_threads is None else int(num_threads)
 
     def restore(self, faces):
         """GPEN's output for (N, S, S, 3) float32 faces in [0, 1], at their size, without blending."""
+        # the animation predictors' thread switch (imported here: ppgan.apps imports this package)
+        from ppgan.apps.predictor import cpu_threads, default_num_threads
+
         side = faces.shape[1]
         x = resize_square(faces, self.size).transpose(0, 3, 1, 2) * 2.0 - 1.0
-        with paddle.no_grad():
+        threads = default_num_threads() if self.num_threads is None else self.num_threads
+        with cpu_threads(threads), paddle.no_grad():
             y = self.net(paddle.to_tensor(np.ascontiguousarray(x, np.float32))).numpy()
         y = np.clip(y * 0.5 + 0.5, 0.0, 1.0).transpose(0, 2, 3, 1)
         return np.clip(resize_square(np.ascontiguousarray(y), side), 0.0, 1.0)

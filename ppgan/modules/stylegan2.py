@@ -47,23 +47,34 @@ def upfirdn2d(x, kernel, up=1, down=1, pad=(0, 0)):
     return F.conv2d(x, taps, stride=down, groups=c)
 
 
-def fused_leaky_relu(x, bias=None, slope=LRELU_SLOPE, gain=LRELU_GAIN):
-    """gain * leaky_relu(x + bias): StyleGAN2's activation (bias per channel, axis 1)."""
+def fused_leaky_relu(x, bias=None, slope=LRELU_SLOPE, gain=LRELU_GAIN, inplace=False):
+    """gain * leaky_relu(x + bias): StyleGAN2's activation (bias per channel, axis 1). `inplace` overwrites x when
+    no gradient flows through it (inference: three passes over the tensor without allocating one)."""
     if bias is not None:
-        x = x + bias.reshape([1, -1] + [1] * (x.ndim - 2))
+        bias = bias.reshape([1, -1] + [1] * (x.ndim - 2))
+    if inplace and x.stop_gradient:
+        if bias is not None:
+            x.add_(bias)
+        F.leaky_relu_(x, negative_slope=slope)
+        x.scale_(gain)
+        return x
+    if bias is not None:
+        x = x + bias
     return F.leaky_relu(x, negative_slope=slope) * gain
 
 
 class FusedLeakyReLU(nn.Layer):
-    """A per-channel bias followed by the scaled leaky ReLU (parameter `bias`, zeros)."""
+    """A per-channel bias followed by the scaled leaky ReLU (parameter `bias`, zeros). `inplace`: for inputs that
+    nothing else reads (a convolution's fresh output), overwritten in inference."""
 
-    def __init__(self, channels, bias=True):
+    def __init__(self, channels, bias=True, inplace=False):
         super().__init__()
         self.bias = self.create_parameter([channels], default_initializer=nn.initializer.Constant(0.0)) \
             if bias else None
+        self.inplace = inplace
 
     def forward(self, x):
-        return fused_leaky_relu(x, self.bias)
+        return fused_leaky_relu(x, self.bias, inplace=self.inplace)
 
 
 class Blur(nn.Layer):
@@ -146,7 +157,7 @@ class ConvLayer(nn.Sequential):
         else:
             stride, padding = 1, kernel_size // 2
         layers.append(EqualConv2D(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=False))
-        layers.append(FusedLeakyReLU(out_channels))
+        layers.append(FusedLeakyReLU(out_channels, inplace=True))
         super().__init__(*layers)
 
 
@@ -162,9 +173,10 @@ class ModulatedConv2D(nn.Layer):
 
     The style s = A(w) (`modulation`, an EqualLinear with bias 1) scales the input channels, w'_ijk = s_i w_ijk
     (Eq. 1), and demodulation divides each output channel by sigma_j = sqrt(sum_ik w'_ijk^2 + eps) (Eqs. 2-3).
-    Computed as the paper notes it may be: input activations times s, one convolution shared by the batch,
-    output times 1/sigma, which equals convolving with the per-sample weights w''. `upsample`: a stride-2
-    transposed convolution followed by the FIR blur. Weight stored (1, out, in, k, k).
+    A batch of one sample is convolved with w'' itself; a larger batch as the paper notes it may be, with the
+    activations times s, one convolution shared by the batch and the output times 1/sigma (equal to convolving
+    each sample with its own w''). `upsample`: a stride-2 transposed convolution followed by the FIR blur.
+    Weight stored (1, out, in, k, k).
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, style_dim, demodulate=True, upsample=False,
@@ -181,18 +193,27 @@ class ModulatedConv2D(nn.Layer):
             spare = len(blur_taps) - 2 - (kernel_size - 1)
             self.blur = Blur(blur_taps, ((spare + 1) // 2 + 1, spare // 2 + 1), gain=4.0)
 
+    def _conv(self, x, weight):
+        if self.upsample:
+            # a transposed convolution's weight is laid out (in, out, k, k)
+            return F.conv2d_transpose(x, weight.transpose([1, 0, 2, 3]), stride=2, padding=0)
+        return F.conv2d(x, weight, padding=self.padding)
+
     def forward(self, x, w):
         style = self.modulation(w)                                       # (N, in)
         weight = self.weight[0] * self.scale                             # (out, in, k, k)
-        x = x * style.reshape([style.shape[0], -1, 1, 1])
-        if self.upsample:
-            # a transposed convolution's weight is laid out (in, out, k, k)
-            out = F.conv2d_transpose(x, weight.transpose([1, 0, 2, 3]), stride=2, padding=0)
+        if x.shape[0] == 1:
+            # one sample: modulate (and demodulate) the weight, far smaller than the activations
+            weight = weight * style.reshape([1, -1, 1, 1])
+            if self.demodulate:
+                weight = weight * paddle.rsqrt((weight * weight).sum(axis=[1, 2, 3], keepdim=True) + DEMOD_EPS)
+            out = self._conv(x, weight)
         else:
-            out = F.conv2d(x, weight, padding=self.padding)
-        if self.demodulate:
-            energy = paddle.matmul(style * style, (weight * weight).sum(axis=[2, 3]), transpose_y=True)  # (N, out)
-            out = out * paddle.rsqrt(energy + DEMOD_EPS).reshape([out.shape[0], -1, 1, 1])
+            out = self._conv(x * style.reshape([style.shape[0], -1, 1, 1]), weight)
+            if self.demodulate:
+                energy = paddle.matmul(style * style, (weight * weight).sum(axis=[2, 3]), transpose_y=True)
+                sigma_inv = paddle.rsqrt(energy + DEMOD_EPS).reshape([out.shape[0], -1, 1, 1])   # (N, out, 1, 1)
+                out = out.multiply_(sigma_inv) if out.stop_gradient else out * sigma_inv
         if self.upsample:
             out = self.blur(out)
         return out
@@ -222,7 +243,7 @@ class StyledConv(nn.Layer):
         self.conv = ModulatedConv2D(in_channels, out_channels, kernel_size, style_dim, upsample=upsample,
                                     blur_taps=blur_taps)
         self.noise = NoiseInjection(concat=concat_noise)
-        self.activate = FusedLeakyReLU(out_channels * 2 if concat_noise else out_channels)
+        self.activate = FusedLeakyReLU(out_channels * 2 if concat_noise else out_channels, inplace=True)
 
     def forward(self, x, w, noise):
         return self.activate(self.noise(self.conv(x, w), noise))

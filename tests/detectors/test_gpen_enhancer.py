@@ -42,6 +42,8 @@ def test_registered_and_built_by_name_or_config():
         GPENEnhancer(weight_path="x.pdparams", seed=0, **SMALL)
     with pytest.raises(ConfigError, match="batch_size"):
         GPENEnhancer(seed=0, batch_size=0, **SMALL)
+    with pytest.raises(ConfigError, match="num_threads"):
+        GPENEnhancer(seed=0, num_threads=0, **SMALL)
 
 
 def test_without_weights_one_line_naming_the_release(no_release):
@@ -141,7 +143,7 @@ def test_enhance_shapes_range_and_paste_back():
     assert enhancer.enhance(faces(2, 32)).shape == (2, 32, 32, 3)
     assert enhancer.enhance(faces(1, 70)).shape == (1, 70, 70, 3)
     assert enhancer.enhance(np.zeros((0, 16, 16, 3), np.float32)).shape == (0, 16, 16, 3)
-    batched = GPENEnhancer(seed=1, batch_size=2, **SMALL).enhance(crops)
+    batched = GPENEnhancer(seed=1, batch_size=2, num_threads=1, **SMALL).enhance(crops)
     np.testing.assert_allclose(batched, out, atol=1e-5)
     np.testing.assert_array_equal(crops, faces(3, 48))   # the input is left alone
 

@@ -39,6 +39,10 @@ def test_paddlegan_state_dict_loads_unchanged_and_gives_its_output(recorded):
     assert out.shape == io["output"].shape == (2, 3, 64, 64)
     assert np.abs(io["output"]).max() > 1.0 and io["output"].std() > 0.3   # a signal, not a constant
     assert np.abs(out - io["output"]).max() <= FLOAT32_ROUNDING
+    with paddle.no_grad():   # one sample at a time: modulated weights instead of modulated activations
+        for i in range(2):
+            alone = net(paddle.to_tensor(io["input"][i:i + 1])).numpy()
+            assert np.abs(alone - io["output"][i:i + 1]).max() <= FLOAT32_ROUNDING
 
     # the difference is float32 rounding: both runs are as close to this network run in float64
     net.to(dtype="float64")

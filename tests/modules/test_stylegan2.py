@@ -67,16 +67,17 @@ def per_sample_modulated_conv(conv, x, w):
     return out.reshape([n, conv.out_channels] + out.shape[2:])
 
 
+@pytest.mark.parametrize("batch", [1, 3])   # one sample: the weight is modulated; more: the activations
 @pytest.mark.parametrize("kernel_size,upsample,demodulate", [(3, False, True), (3, True, True), (1, False, False)])
-def test_modulated_conv_equals_per_sample_weights(kernel_size, upsample, demodulate):
+def test_modulated_conv_equals_per_sample_weights(kernel_size, upsample, demodulate, batch):
     rng = np.random.RandomState(1)
     conv = stylegan2.ModulatedConv2D(5, 4, kernel_size, 6, demodulate=demodulate, upsample=upsample)
     for param in conv.parameters():
         param.set_value(rng.standard_normal(param.shape).astype(np.float32))
-    x = paddle.to_tensor(rng.standard_normal((3, 5, 8, 8)).astype(np.float32))
-    w = paddle.to_tensor(rng.standard_normal((3, 6)).astype(np.float32))
+    x = paddle.to_tensor(rng.standard_normal((batch, 5, 8, 8)).astype(np.float32))
+    w = paddle.to_tensor(rng.standard_normal((batch, 6)).astype(np.float32))
     out = conv(x, w).numpy()
-    assert out.shape == (3, 4, 16 if upsample else 8, 16 if upsample else 8)
+    assert out.shape == (batch, 4, 16 if upsample else 8, 16 if upsample else 8)
     np.testing.assert_allclose(out, per_sample_modulated_conv(conv, x, w).numpy(), rtol=1e-4, atol=1e-5)
 
 
@@ -90,3 +91,21 @@ def test_equalized_layers_scale_by_fan_in():
     assert abs(float(conv(paddle.ones([1, 2, 5, 5]))[0, 0, 2, 2]) - 18 / math.sqrt(18)) < 1e-5
     act = stylegan2.fused_leaky_relu(paddle.to_tensor([[-1.0, 1.0]]))
     np.testing.assert_allclose(act.numpy(), [[-0.2 * math.sqrt(2), math.sqrt(2)]], rtol=1e-6)
+
+
+def test_inplace_activation_only_without_gradients():
+    layer = stylegan2.FusedLeakyReLU(2, inplace=True)
+    layer.bias.set_value(np.array([1.0, -3.0], np.float32))
+    expected = np.array([[[[2.0]], [[-0.4]]]], np.float32) * math.sqrt(2)
+    x = paddle.ones([1, 2, 1, 1])
+    with paddle.no_grad():
+        out = layer(x)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(x.numpy(), expected, rtol=1e-6)   # overwritten: no copy made
+    x = paddle.ones([1, 2, 1, 1])
+    x.stop_gradient = False
+    out = layer(x)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-6)
+    np.testing.assert_array_equal(x.numpy(), 1.0)   # a tensor in the autograd graph is left alone
+    out.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy().ravel(), [math.sqrt(2), 0.2 * math.sqrt(2)], rtol=1e-6)
