@@ -121,7 +121,8 @@ class AnimationPredictor:
     face_detector: 'auto', 'dlib', 'haar', or PaddleGAN's 'sfd' / 'blazeface' (face_crop.face_detector).
     multi_person: animate every face of the source, not only the largest.
     face_enhancement: restore each animated face with GPEN (`gpen_weight_path`, else PaddleGAN's GPEN-512 where
-      this machine has it, downloaded once when it does not).
+      this machine has it, downloaded once when it does not); or a face enhancer's name / {name, args}
+      (ppgan.detectors.FACE_ENHANCERS).
     slice_size: PaddleGAN's bound on the driving frames held in memory; accepted and not needed here: frames
       stream through the model and memory does not grow with the video's length.
     crop: 'auto' (a face when the source has one, else the whole image), 'face' or 'none'.
@@ -427,10 +428,15 @@ class AnimationPredictor:
             raise InputError("slice_size must be an integer >= 0, got %r" % (slice_size,))
         if crop not in ("auto", "face", "none"):
             raise InputError("crop must be auto, face or none, got %r" % (crop,))
+        if not isinstance(face_enhancement, (bool, str, dict)) and face_enhancement is not None:
+            raise InputError("face_enhancement must be True/False, a face enhancer's name or {name, args}, got %r"
+                             % (face_enhancement,))
+        if gpen_weight_path is not None and face_enhancement is not True:
+            raise InputError("gpen_weight_path is read with face_enhancement=True only")
         return {"output": os.fspath(output), "filename": os.fspath(filename), "find_best_frame": bool(find_best_frame),
                 "best_frame": None if best_frame is None else int(best_frame), "ratio": check_ratio(ratio),
                 "face_detector": face_detector, "multi_person": bool(multi_person),
-                "face_enhancement": bool(face_enhancement), "gpen_weight_path": gpen_weight_path,
+                "face_enhancement": face_enhancement, "gpen_weight_path": gpen_weight_path,
                 "slice_size": int(slice_size), "crop": crop, "progress": bool(progress)}
 
     def _run_view(self):
@@ -442,15 +448,21 @@ class AnimationPredictor:
         return view
 
     def face_enhancer(self):
-        """The face enhancer :meth:`run` applies (face_enhancement=True), or None."""
-        if not self.run_options["face_enhancement"]:
+        """The face enhancer :meth:`run` and the demo apply, or None. face_enhancement=True is PaddleGAN's GPEN-512
+        with `gpen_weight_path`, else PaddleGAN's GPEN-512.pdparams from this machine, downloaded once when it has
+        none; a name or {name, args} builds that face enhancer plug-in (ppgan.detectors.FACE_ENHANCERS)."""
+        spec = self.run_options["face_enhancement"]
+        if spec is False or spec is None:
             return None
-        from ppgan.detectors.enhancers import build_face_enhancer, gpen_weights
+        from ppgan.detectors import build_face_enhancer
 
-        path = self.run_options["gpen_weight_path"]
-        if path is None:
-            path = gpen_weights(download=True)
-        return build_face_enhancer({"name": "gpen", "weight_path": path})
+        if spec is True:
+            from ppgan.detectors.gpen_enhancer import gpen_weights
+
+            path = self.run_options["gpen_weight_path"]
+            return build_face_enhancer({"name": "gpen", "weight_path": gpen_weights(download=True)
+                                        if path is None else path})
+        return build_face_enhancer(spec)
 
     def run(self, source_image, driving_video, filename=None):
         """PaddleGAN's call: animate the image file `source_image` by the video `driving_video` and write

@@ -324,3 +324,26 @@ def test_demo_mobile_net_without_weights_offline_names_the_release(files, tmp_pa
                   "--mobile_net"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "first_order_model/vox-mobile.pdparams" in err[0] and "--weight_path=" in err[0], err
+
+
+def test_face_enhancement_restores_the_pasted_faces(model, files, tmp_path):
+    """face_enhancement with a small GPEN (seeded weights): each animated face square is restored before pasting, so
+    frames change around the faces and nowhere else; without weights on this machine it is one offline line."""
+    common = dict(config=model[0], weight_path=model[1], multi_person=True, ratio=0.5, progress=False,
+                  filename="f", relative=True)
+    FirstOrderPredictor(output=str(tmp_path / "plain"), **common).run(*files)
+    gpen = {"name": "gpen", "size": 32, "style_dim": 16, "n_mlp": 2, "narrow": 0.125, "seed": 3}
+    FirstOrderPredictor(output=str(tmp_path / "enhanced"), face_enhancement=gpen, **common).run(*files)
+    plain, enhanced = (np.stack(read_frames(str(tmp_path / n / "f"))).astype(int) for n in ("plain", "enhanced"))
+    assert plain.shape == enhanced.shape == (6, 160, 240, 3)
+    changed = np.abs(plain - enhanced).max(axis=(0, 3)) > 0
+    assert changed.any() and not changed[:10, :10].any() and not changed[-10:, -10:].any()
+
+
+def test_face_enhancement_without_weights_offline(model, no_weights_here):
+    predictor = FirstOrderPredictor(config=model[0], weight_path=model[1], face_enhancement=True)
+    with pytest.raises(CheckpointError) as e:
+        predictor.face_enhancer()
+    assert "models/GPEN-512.pdparams" in str(e.value) and "gpen_weight_path" in str(e.value)
+    with pytest.raises(InputError, match="gpen_weight_path is read with face_enhancement=True only"):
+        FirstOrderPredictor(config=model[0], weight_path=model[1], gpen_weight_path="x.pdparams")
