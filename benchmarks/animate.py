@@ -27,6 +27,17 @@ with align_corners=False (PyTorch >= 1.3), so with --torch-original every backen
 align_corners=False too, and the largest difference between its frames and the original's is
 printed ("max |diff|").
 
+`--paddlegan DIR` (a checkout of https://github.com/PaddlePaddle/PaddleGAN, never part of this project) also
+times PaddleGAN's own animation loop: its FirstOrderPredictor built as its users build it (the generator with
+inference=True) and its make_animation called unchanged (benchmarks/paddlegan_animate.py), in PaddleGAN's own
+environment, `--paddlegan-python PY` (e.g. a venv with paddlepaddle==2.6.2, 'numpy<2', scipy, opencv-python,
+imageio, tqdm, pyyaml, requests; default: this Python), on the same weights (the random ones are written by this
+project in PaddleGAN's {'generator', 'kp_detector'} layout), source and driving frames, at batch 1 (PaddleGAN's
+default), relative motion with adapted scale, after one warm-up frame; frames are in memory, so no decoding or
+encoding is timed. PaddleGAN always applies its border correction, so with --paddlegan every run of the project
+does too (model.generator.border_correction: 5), and the largest difference between its frames and PaddleGAN's
+is printed.
+
 The driving video shows a procedural cartoon face (ppgan.datasets.synthetic) at the model's size;
 it is rendered once per frame count, streamed into the file. Weights are random unless --weight_path
 is given: speed does not depend on their values. Columns: setup = building the model, loading the
@@ -111,7 +122,64 @@ def prepare(spec):
             write_video(videos[n], _face_frames(2, n, size), fps=25)
             print("generated %s (%d frames, %dx%d) in %.1f s"
                   % (videos[n], n, size, size, time.perf_counter() - start), flush=True)
-    return {"weights": os.path.abspath(weights), "source": source, "videos": videos, "size": size}
+    made = {"weights": os.path.abspath(weights), "source": source, "videos": videos, "size": size}
+    if spec.get("paddlegan"):
+        made.update(_paddlegan_inputs(spec, config, source, size))
+    return made
+
+
+def paddlegan_config(model_cfg):
+    """PaddleGAN's FirstOrderPredictor config ({'model': {'common_params', 'generator': {'kp_detector_cfg',
+    'generator_cfg'}}}) of a first order model config, or a one-line SystemExit for what PaddleGAN cannot build."""
+    if model_cfg.get("name", "FirstOrderModel") != "FirstOrderModel":
+        raise SystemExit("--paddlegan times PaddleGAN's First Order Motion Model; the config describes a %s"
+                         % model_cfg["name"])
+    common, kp, gen = model_cfg["common"], model_cfg["kp_detector"], model_cfg["generator"]
+    motion = gen.get("dense_motion")
+    if not common.get("align_corners", True) or motion is None or kp["backbone"]["name"] != "Hourglass":
+        raise SystemExit("--paddlegan needs a FOMM with align_corners true, a dense motion net and Hourglass "
+                         "backbones, as PaddleGAN's")
+
+    def hourglass(section):
+        return {k: section["backbone"][k] for k in ("block_expansion", "max_features", "num_blocks")}
+
+    return {"model": {
+        "common_params": {k: common[k] for k in ("num_kp", "num_channels", "estimate_jacobian")},
+        "generator": {
+            "kp_detector_cfg": dict(hourglass(kp), temperature=kp.get("temperature", 0.1),
+                                    scale_factor=kp.get("scale_factor", 1),
+                                    single_jacobian_map=kp.get("single_jacobian_map", False), pad=kp.get("pad", 0)),
+            "generator_cfg": dict({k: gen[k] for k in ("block_expansion", "max_features", "num_down_blocks",
+                                                       "num_bottleneck_blocks", "estimate_occlusion_map")},
+                                  dense_motion_params=dict(hourglass(motion),
+                                                           scale_factor=motion.get("scale_factor", 1),
+                                                           kp_variance=motion.get("kp_variance", 0.01)))}}}
+
+
+def _paddlegan_inputs(spec, config, source, size):
+    """What the PaddleGAN run reads (its config, the source and driving frames as .npy) and the project's config
+    with PaddleGAN's border correction."""
+    import copy
+
+    import numpy as np
+    import yaml
+
+    from ppgan.models.generators.occlusion_aware import PADDLEGAN_BORDER
+    from ppgan.utils.video import read_image
+
+    pg_config = paddlegan_config(config["model"])
+    corrected = copy.deepcopy(config)
+    corrected["model"]["generator"]["border_correction"] = PADDLEGAN_BORDER
+    name = os.path.splitext(os.path.basename(spec["config"]))[0]
+    paths = {"paddlegan_config": pg_config,
+             "corrected_config": os.path.join(spec["work"], "%s-border%d.yaml" % (name, PADDLEGAN_BORDER)),
+             "source_npy": os.path.join(spec["work"], "source-%d.npy" % size),
+             "driving_npy": os.path.join(spec["work"], "driving-pool-%d.npy" % size)}
+    with open(paths["corrected_config"], "w") as f:
+        yaml.safe_dump(corrected, f, sort_keys=False)
+    np.save(paths["source_npy"], np.asarray(read_image(source), np.uint8))
+    np.save(paths["driving_npy"], np.stack(list(_face_frames(2, spec["pool"], size))))
+    return paths
 
 
 def _end_to_end(spec):
@@ -303,7 +371,47 @@ def _run(task, spec, threads=None):
         return json.load(f)
 
 
-def main():
+def _run_paddlegan(spec, threads, python, checkout):
+    """PaddleGAN's make_animation, timed by benchmarks/paddlegan_animate.py in PaddleGAN's Python."""
+    env = dict(os.environ)
+    if threads is not None:
+        env["FLAGS_paddle_num_threads"] = str(threads)
+        env["OMP_NUM_THREADS"] = str(threads)
+    spec_file = spec["result"] + ".spec.json"
+    with open(spec_file, "w") as f:
+        json.dump(spec, f)
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "paddlegan_animate.py")
+    proc = subprocess.run([python, script, "--paddlegan", checkout, spec_file], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr[-4000:])
+        raise SystemExit("PaddleGAN's run failed (exit code %d) with %s" % (proc.returncode, python))
+    with open(spec["result"]) as f:
+        return json.load(f)
+
+
+def check_paddlegan(args):
+    """One line and exit code 2 for --paddlegan options that cannot work, before anything is prepared."""
+    problem = None
+    predictor = os.path.join("ppgan", "apps", "first_order_predictor.py")
+    if args.torch_original is not None:
+        problem = "--paddlegan and --torch-original cannot be combined (PaddleGAN samples with align_corners true, " \
+                  "the original with false): time them in two runs"
+    elif not os.path.isdir(args.paddlegan):
+        problem = "--paddlegan: '%s' does not exist; pass the folder of a PaddleGAN checkout" % args.paddlegan
+    elif not os.path.isfile(os.path.join(args.paddlegan, predictor)):
+        problem = ("--paddlegan: '%s' is not a PaddleGAN checkout (it has no %s)" % (args.paddlegan, predictor))
+    elif args.video_size is not None and args.video_size != args.image_size:
+        problem = "--paddlegan animates the driving frames at their own size: leave --video-size out"
+    elif not (os.path.isfile(args.paddlegan_python) and os.access(args.paddlegan_python, os.X_OK)):
+        problem = ("--paddlegan-python: '%s' is not an executable Python (give the python of PaddleGAN's "
+                   "environment)" % args.paddlegan_python)
+    if problem:
+        sys.stderr.write("animate.py: error: %s\n" % problem)
+        sys.exit(2)
+
+
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-c", "--config", default="configs/firstorder_synthetic_64.yaml", help="the model config")
     parser.add_argument("--weight_path", default=None, help="weights to load (default: random ones)")
@@ -329,13 +437,22 @@ def main():
                              "same weights and frames (model only, batch 1) and print each run's largest "
                              "difference from its frames; every run then uses align_corners=False as the original "
                              "does on PyTorch >= 1.3")
+    parser.add_argument("--paddlegan", default=None, metavar="DIR",
+                        help="a checkout of PaddleGAN: also time its FirstOrderPredictor.make_animation on the same "
+                             "weights and frames (model only, batch 1, in --paddlegan-python) and print each run's "
+                             "largest difference from its frames; every run then uses PaddleGAN's border correction")
+    parser.add_argument("--paddlegan-python", default=sys.executable, metavar="PY",
+                        help="the Python of PaddleGAN's environment (default: this one)")
     parser.add_argument("--keep", type=int, default=8,
-                        help="with --torch-original, how many leading frames of each run are compared")
+                        help="with --torch-original or --paddlegan, how many leading frames of each run are compared")
     parser.add_argument("--child", nargs=2, default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.child:
         child(*args.child)
         return
+    if args.paddlegan is not None:
+        args.paddlegan = os.path.abspath(os.path.expanduser(args.paddlegan))
+        check_paddlegan(args)
 
     config = os.path.abspath(os.path.join(REPO, args.config) if not os.path.exists(args.config) else args.config)
     name = os.path.splitext(os.path.basename(config))[0]
@@ -345,12 +462,15 @@ def main():
         result = os.path.join(tmp, "figures.json")
         made = _run("prepare", {"config": config, "weight_path": args.weight_path, "work": work,
                                 "image_size": args.image_size, "video_size": args.video_size,
-                                "videos": [] if args.model_only else sorted(set(args.frames)), "result": result})
+                                "videos": [] if args.model_only else sorted(set(args.frames)), "result": result,
+                                "paddlegan": args.paddlegan is not None, "pool": min(POOL, max(args.frames))})
+        if args.paddlegan is not None:
+            config = made["corrected_config"]
         print("%-10s %-15s %-24s %5s %6s %5s %7s %7s %8s %8s %7s %7s"
               % ("mode", "backend", "config", "size", "frames", "batch", "threads", "setup s", "stream s",
                  "frames/s", "base MB", "peak MB"), flush=True)
         os.environ.setdefault("PPGAN_CACHE_DIR", os.path.join(work, "export-cache"))
-        compare_with = args.torch_original is not None
+        compare_with = args.torch_original is not None or args.paddlegan is not None
         rows = []
 
         def show(mode, backend, threads, batch, r):
@@ -366,28 +486,45 @@ def main():
                                 "driving": made["videos"].get(str(n)), "out_dir": tmp, "out_name": "result.mp4",
                                 "batch_size": batch, "frames": n, "image_size": args.image_size,
                                 "model_only": args.model_only, "result": result, "backend": backend,
-                                "align_corners": False if compare_with else None,
+                                "align_corners": False if args.torch_original is not None else None,
                                 "keep": args.keep if compare_with and args.model_only else 0,
                                 "frames_file": os.path.join(tmp, "frames-%d.npy" % len(rows))}
                         r = _run("measure", spec, threads)
                         rows.append((threads, batch, n, r, spec, backend))
                         show("model-only" if args.model_only else "end-to-end", "%s (%s)" % (backend, r["backend"])
                              if backend == "auto" else backend, threads, batch, r)
-        if compare_with:
+        references = []   # (label, threads, figures, frames file, compared with the rows of its thread count only)
+        if args.torch_original is not None:
             threads = args.threads[0]
             spec = dict(rows[0][4], torch_original=args.torch_original, batch_size=1, frames=max(args.frames),
                         keep=args.keep, frames_file=os.path.join(tmp, "frames-original.npy"),
                         torch_threads=threads or len(os.sched_getaffinity(0)))
             original = _run("measure", spec, threads)
             show("model-only", "torch-original", threads, 1, original)
-            runs = [row[4]["frames_file"] for row in rows if os.path.exists(row[4]["frames_file"])]
-            if runs:
-                diffs = _run("compare", {"reference": spec["frames_file"], "runs": runs, "result": result})
-                for threads_, batch, n, r, run_spec, backend in rows:
-                    if run_spec["frames_file"] in diffs:
-                        print("max |diff| vs the original, first %d frames: %-9s batch %d: %.2e   speed %.2fx"
-                              % (args.keep, backend, batch, diffs[run_spec["frames_file"]],
-                                 (r["frames"] / r["stream"]) / (original["frames"] / original["stream"])))
+            references.append(("the original", threads, original, spec["frames_file"], False))
+        if args.paddlegan is not None:
+            for threads in args.threads:
+                spec = {"weights": made["weights"], "config": made["paddlegan_config"], "source": made["source_npy"],
+                        "driving": made["driving_npy"], "frames": max(args.frames), "keep": args.keep,
+                        "frames_file": os.path.join(tmp, "frames-paddlegan-%s.npy" % threads), "result": result}
+                paddlegan = _run_paddlegan(spec, threads, args.paddlegan_python, args.paddlegan)
+                show("model-only", "paddlegan", threads, 1, paddlegan)
+                references.append(("PaddleGAN", threads, paddlegan, spec["frames_file"], True))
+            print("paddlegan: PaddleGAN's FirstOrderPredictor.make_animation (Paddle %s) on frames in memory: no "
+                  "decoding or encoding; threads: Paddle's FLAGS_paddle_num_threads in its process"
+                  % paddlegan["paddle"])
+        for label, threads, reference, frames_file, per_thread in references:
+            runs = [row[4]["frames_file"] for row in rows
+                    if (row[0] == threads or not per_thread) and os.path.exists(row[4]["frames_file"])]
+            if not runs:
+                continue
+            diffs = _run("compare", {"reference": frames_file, "runs": runs, "result": result})
+            for threads_, batch, n, r, run_spec, backend in rows:
+                if run_spec["frames_file"] in diffs:
+                    print("max |diff| vs %s, first %d frames: %-9s batch %d threads %s: %.2e   speed %.2fx"
+                          % (label, args.keep, backend, batch, "default" if threads_ is None else threads_,
+                             diffs[run_spec["frames_file"]],
+                             (r["frames"] / r["stream"]) / (reference["frames"] / reference["stream"])))
         if len(set(args.frames)) > 1:
             small, large = min(args.frames), max(args.frames)
             for threads in args.threads:
