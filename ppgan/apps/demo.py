@@ -129,10 +129,11 @@ def build_parser():
                         help="FOMM: PaddleGAN's border correction of the generator (warps fade into the identity and "
                              "the occlusion map is 1 in a 5-pixel band at the edges; docs/en_US/deployment.md) "
                              "(default: the config's model.generator.border_correction; on for PaddleGAN's model, "
-                             "i.e. --weight_path or --mobile_net without --config, as PaddleGAN's demo)")
+                             "i.e. --mobile_net, or --weight_path without --config, as PaddleGAN's demo)")
     parser.add_argument("--mobile_net", action="store_true",
                         help="PaddleGAN's mobile First Order Motion Model: without --config its architecture "
-                             "(configs/firstorder_vox_mobile_256.yaml), without --weight_path its released weights "
+                             "(configs/firstorder_vox_mobile_256.yaml), without --weight_path (even with --config, as "
+                             "PaddleGAN's mobile command) its released weights "
                              "(vox-mobile.pdparams from ~/.cache/ppgan-fomm/weights or ~/.cache/ppgan, downloaded "
                              "once when missing)")
     add_input_args(parser)
@@ -217,14 +218,17 @@ def check_animation_args(args):
 
 def resolve_model(config, weight_path, mobile_net=False, image_size=None):
     """(config, weights) to use: the given ones; the shipped default model when neither is given; PaddleGAN's
-    default architecture for weights given without a config and for --mobile_net (ppgan.apps.first_order_predictor
-    .paddlegan_model, whose weights without --weight_path are PaddleGAN's released file)."""
-    if config is None and (weight_path is not None or mobile_net):
+    default architecture for weights given without a config, and for --mobile_net without weights PaddleGAN's
+    released vox-mobile.pdparams (ppgan.apps.first_order_predictor.paddlegan_model)."""
+    if (config is None and weight_path is not None) or (mobile_net and weight_path is None):
         if weight_path is not None and not os.path.isfile(weight_path):
             raise CheckpointError("--weight_path '%s' does not exist; %s" % (weight_path, RELEASED_HELP))
+        if config is not None and not os.path.isfile(config):
+            raise InputError("--config '%s' does not exist; check the path (configs/ lists the shipped ones)" % config)
         from ppgan.apps.first_order_predictor import paddlegan_model
 
-        return paddlegan_model(mobile_net, image_size, weight_path, flag="--weight_path")
+        default_config, weight_path = paddlegan_model(mobile_net, image_size, weight_path, flag="--weight_path")
+        return config or default_config, weight_path
     if config is None and weight_path is None:
         if not (os.path.isfile(DEFAULT_CONFIG) and os.path.isfile(DEFAULT_WEIGHTS)):
             raise CheckpointError("no model given and the default model is missing from %s; %s"
@@ -325,8 +329,8 @@ def make_predictor(config, weights, args):
                   if value not in (None, False)]
     if cls.family == "FirstOrderModel":
         border = getattr(args, "border_correction", None)
-        if border is None and getattr(args, "config", None) is None and (
-                getattr(args, "weight_path", None) is not None or getattr(args, "mobile_net", False)):
+        if border is None and (getattr(args, "mobile_net", False) or (
+                getattr(args, "config", None) is None and getattr(args, "weight_path", None) is not None)):
             border = True  # PaddleGAN's model, as PaddleGAN's predictor builds it
         options["border_correction"] = border
     elif fomm_flags:
