@@ -211,6 +211,17 @@ def tiny_weights(tiny_config, tmp_path):
 
 
 @pytest.fixture
+def tiny_model(tiny_config, tiny_weights, tmp_path):
+    """(config path, weights path) of the tiny model, as the command lines take them."""
+    import yaml
+
+    config = str(tmp_path / "tiny.yaml")
+    with open(config, "w") as f:
+        yaml.safe_dump(tiny_config, f)
+    return config, tiny_weights
+
+
+@pytest.fixture
 def rng():
     return np.random.RandomState(0)
 

@@ -17,13 +17,9 @@ SCRIPT = os.path.join(REPO, "applications", "tools", "first-order-demo.py")
 
 
 @pytest.fixture
-def model(tiny_config, tiny_weights, tmp_path):
+def model(tiny_model):
     """(config path, weights path) of a tiny random model working at 32x32."""
-    weights = tiny_weights
-    config = str(tmp_path / "tiny.yaml")
-    with open(config, "w") as f:
-        yaml.safe_dump(tiny_config, f)
-    return config, weights
+    return tiny_model
 
 
 def _frames(rng, t, h=40, w=40):

@@ -14,11 +14,9 @@ from ppgan.utils.video import count_frames, iter_frames, save_image
 
 
 @pytest.fixture
-def model(tiny_config, tiny_weights, tmp_path):
-    config = str(tmp_path / "tiny.yaml")
-    with open(config, "w") as f:
-        yaml.safe_dump(tiny_config, f)
-    return config, tiny_weights
+def model(tiny_model):
+    """(config path, weights path) of a tiny random model working at 32x32."""
+    return tiny_model
 
 
 @pytest.fixture
