@@ -77,7 +77,8 @@ def inverse_2x2(matrix):
     a, b = matrix[..., 0, 0], matrix[..., 0, 1]
     c, d = matrix[..., 1, 0], matrix[..., 1, 1]
     adjugate = paddle.stack([paddle.stack([d, -b], axis=-1), paddle.stack([-c, a], axis=-1)], axis=-2)
-    return adjugate / (a * d - b * c).unsqueeze([-1, -2])
+    # two single-axis unsqueezes: paddle2onnx 1.x (for Paddle 2.6) turns axes [-1, -2] into a repeated ONNX axis
+    return adjugate / (a * d - b * c).unsqueeze(-1).unsqueeze(-1)
 
 
 def gauss_jordan_inverse(matrix):
@@ -124,6 +125,12 @@ def apply_jacobian(jacobian, coords):
     new_x = j[..., 0, 0] * x + j[..., 0, 1] * y
     new_y = j[..., 1, 0] * x + j[..., 1, 1] * y
     return paddle.stack([new_x, new_y], axis=-1)
+
+
+def add_epsilon(x, eps):
+    """x + eps with eps a constant tensor, equal to `x + eps`: that one is a scale op in a Paddle 2.6 program, whose
+    bias paddle2onnx 1.x (the converter for Paddle 2.6) drops when it is 1e-6 or less (log(0 + eps) becomes -inf)."""
+    return x + paddle.full([1], eps, dtype=x.dtype)
 
 
 def grid_sample(image, grid, align_corners, padding_mode="zeros"):
@@ -176,7 +183,9 @@ def grid_sample_bicubic(image, grid, align_corners):
     """
     c, h, w = image.shape[1], image.shape[2], image.shape[3]
     ho, wo = grid.shape[1], grid.shape[2]
-    safe = _finite(grid)
+    # an exported graph carries no guard ops (paddle2onnx 1.x, for Paddle 2.6, cannot convert isfinite)
+    guard = paddle.in_dynamic_mode()
+    safe = _finite(grid) if guard else grid
     if align_corners:
         x = (safe[..., 0] + 1) / 2 * (w - 1)
         y = (safe[..., 1] + 1) / 2 * (h - 1)
@@ -200,7 +209,7 @@ def grid_sample_bicubic(image, grid, align_corners):
             terms.append(values * weight)
     out = paddle.add_n(terms).reshape([0, c, ho, wo])
     # a NaN coordinate (a diverged model) still reaches the output, through a zero-weighted sum
-    return out + (grid - safe).sum() * 0
+    return out + (grid - safe).sum() * 0 if guard else out
 
 
 def linear_resize_weights(size_in, size_out, align_corners=False, dtype=np.float32):
@@ -396,7 +405,7 @@ def thin_plate_kernel(coords, control_points):
     """The thin-plate spline's radial basis U(r) = r^2 log r^2 (as r^2 log(r^2 + 1e-9)), r = |z - c_p|_2:
     TPSMM's (paper, Eq. 2; also its random equivariance transform). Shapes as :func:`fomm_tps_kernel`."""
     squared = ((coords.unsqueeze(2) - control_points.reshape([1, 1, -1, 2])) ** 2).sum(-1)
-    return squared * paddle.log(squared + 1e-9)
+    return squared * paddle.log(add_epsilon(squared, 1e-9))
 
 
 def relative_control_points(kp_source, kp_driving, kp_driving_initial, scale=1.0):
@@ -438,7 +447,7 @@ def tps_fit(kp_driving, kp_source, regularization=0.01):
     # value (s + (sqrt(s)^2 - s) is exact), the gradient is that of s, which stays finite at r = 0 as
     # PyTorch's norm gradient does (sqrt's would be inf * 0 there).
     squared = squared + (paddle.sqrt(squared.detach()) ** 2 - squared.detach())
-    k = squared * paddle.log(squared + 1e-9)
+    k = squared * paddle.log(add_epsilon(squared, 1e-9))
     ones = paddle.ones_like(kp_driving[..., :1])
     p = paddle.concat([kp_driving, ones], axis=3)                                   # (B, G, n, 3)
     corner = paddle.zeros_like(p[:, :, :3, :])                                     # (B, G, 3, 3); n >= 3
@@ -461,7 +470,7 @@ def tps_warp(coords, theta, control_points, control_params):
     transformed = paddle.matmul(theta[:, :, :, :2], coords.transpose([0, 2, 1])) + theta[:, :, :, 2:]
     distances = coords.unsqueeze([1, 2]) - control_points.unsqueeze(3)              # (B, G, n, N, 2)
     squared = (distances ** 2).sum(-1)
-    basis = squared * paddle.log(squared + 1e-9)
+    basis = squared * paddle.log(add_epsilon(squared, 1e-9))
     return transformed.transpose([0, 1, 3, 2]) + paddle.matmul(basis.transpose([0, 1, 3, 2]), control_params)
 
 

@@ -10,7 +10,8 @@ from .antialias import AntiAliasInterpolation2d
 from .blocks import UpBlock2d
 from .builder import BACKBONES, DENSE_MOTIONS
 from .dense_motion import heatmap_representation
-from .geometry import from_homogeneous, grid_sample, make_coordinate_grid, to_homogeneous, tps_fit, tps_warp
+from .geometry import (add_epsilon, from_homogeneous, grid_sample, make_coordinate_grid, to_homogeneous, tps_fit,
+                       tps_warp)
 
 OCCLUSION_LEVELS = 4  # multi-resolution masks: one per inpainting-network level
 
@@ -45,7 +46,7 @@ def dropout_softmax(logits, p, draw=None):
     keep = paddle.concat([paddle.ones_like(keep[:, :1]), keep[:, 1:]], axis=1).unsqueeze([2, 3])
     shifted = logits - logits.max(axis=1, keepdim=True)
     exp = shifted.exp() * keep
-    return exp / (exp.sum(axis=1, keepdim=True) + 1e-6)
+    return exp / add_epsilon(exp.sum(axis=1, keepdim=True), 1e-6)
 
 
 @DENSE_MOTIONS.register()
