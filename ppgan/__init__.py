@@ -1,6 +1,10 @@
 """ppgan-fomm: the First Order Motion Model for Image Animation in PaddlePaddle."""
 import os
 import warnings
+# Paddle 2.6's libpaddle.so carries its own copy of zlib's functions: once it is loaded first, the system zlib's
+# calls among its own functions land in that copy, and Python's zlib (numpy.random's import, .npz and gzip files)
+# crashes the process. Loaded before Paddle, the system zlib keeps to itself.
+import zlib  # noqa: F401
 
 __version__ = "0.1.0"
 
