@@ -29,6 +29,10 @@ setup(
         # paddle2onnx and onnxruntime are base requirements now (the default CPU backend); the extra stays so
         # that installs naming it keep working
         "onnx": ["paddle2onnx>=1.2", "onnxruntime>=1.16"],
+        # Paddle 2.6 (PaddleGAN's, and the GPU users' wheel on PyPI) with the paddle2onnx that reads its programs:
+        # 2.x converts Paddle 3's only and refuses to start under 2.6, and no environment marker can see which Paddle
+        # is installed, so the choice is made here (ppgan.apps.export.converter_mismatch names a wrong pair)
+        "paddle26": ["paddlepaddle>=2.6,<3", "paddle2onnx>=1.2,<2"],
         # benchmarks/training_study.py draws its learning curves with matplotlib
         "plots": ["matplotlib"],
         # applications/tools/web_demo.py: the page (Gradio) and its browser test (Playwright, driving the system's

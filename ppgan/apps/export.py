@@ -24,8 +24,10 @@ logger = get_logger("ppgan.apps")
 
 FORMAT = "ppgan-fomm-export"
 VERSION = 1
-# Paddle 3.3 warns on every traced tensor addition (paddle.add's new `out=` argument), not about our graphs
-TRACING_NOISE = (re.compile(r"static graph\(PIR\) not support input out tensor"),)
+# Paddle 3.3 warns on every traced tensor addition (paddle.add's new `out=` argument), Paddle 2.6 says that it runs
+# its new executor: neither is about our graphs
+TRACING_NOISE = (re.compile(r"static graph\(PIR\) not support input out tensor"),
+                 re.compile(r"^I\d{4} .*New Executor is Running"))
 MANIFEST = "manifest.json"
 ONNX_OPSET = 16  # GridSample entered ONNX in opset 16
 ONNX_HELP = ("paddle2onnx and onnxruntime are requirements of the install: pip install paddle2onnx onnxruntime "
@@ -113,6 +115,9 @@ def export_model(kp_detector, generator, output_dir, image_size, onnx=False, sou
             with warnings.catch_warnings(), drop_native_messages(*TRACING_NOISE):
                 # zeros_like asks its input for a device, which a graph being traced does not have yet
                 warnings.filterwarnings("ignore", message=".*do not have 'place'.*")
+                # Paddle 2.6 deprecates an attribute its own fill_constant op sets (a warning per traced constant)
+                warnings.filterwarnings("ignore", message=r"The Attr\(force_cpu\) of Op\(fill_constant\)",
+                                        category=UserWarning)
                 paddle.jit.save(graphs[name], os.path.join(tmp, name), input_spec=specs[name])
             entries[name] = {"model": _model_file(tmp, name), "params": name + ".pdiparams",
                              "inputs": [spec.name for spec in specs[name]]}
@@ -163,6 +168,35 @@ def onnx_available():
     return all(importlib.util.find_spec(m) is not None for m in ("paddle2onnx", "onnxruntime"))
 
 
+def _major(version):
+    """The major number of a version string ('2.6.2' -> 2); a development build ('0.0.0') counts as the newest."""
+    major = int(re.match(r"\d+", version).group())
+    return major if major > 0 else 99
+
+
+def converter_mismatch():
+    """Why the installed paddle2onnx cannot read the programs this Paddle writes, or None if it can.
+
+    paddle2onnx 2.x reads Paddle 3's programs and refuses to run with Paddle 2; 1.x reads Paddle 2's
+    (.pdmodel) only. Which one is installed is chosen at install time (docs/en_US/install.md, the
+    `paddle26` extra), and checked here, before a conversion starts."""
+    import importlib.metadata
+
+    import paddle
+
+    try:
+        converter = importlib.metadata.version("paddle2onnx")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    if _major(paddle.__version__) < 3 and _major(converter) >= 2:
+        return ("paddle2onnx %s converts Paddle 3's programs only, and this is Paddle %s: install the release "
+                "that reads Paddle 2.6's, pip install \"paddle2onnx<2\"" % (converter, paddle.__version__))
+    if _major(converter) < 2 and _major(paddle.__version__) >= 3:
+        return ("paddle2onnx %s reads Paddle 2's programs only, and this is Paddle %s: pip install "
+                "\"paddle2onnx>=2\"" % (converter, paddle.__version__))
+    return None
+
+
 def convert_to_onnx(folder, manifest):
     """Add `<name>.onnx` for every graph of the export in `folder` (paddle2onnx, opset 16); updates `manifest`.
 
@@ -173,12 +207,17 @@ def convert_to_onnx(folder, manifest):
 
     if importlib.util.find_spec("paddle2onnx") is None:
         raise OnnxConversionError("ONNX export needs paddle2onnx: " + ONNX_HELP)
+    mismatch = converter_mismatch()
+    if mismatch:
+        raise OnnxConversionError(mismatch)
     graphs = manifest["graphs"]
     proc = subprocess.run([sys.executable, "-c", _ONNX_SCRIPT, folder, str(ONNX_OPSET), json.dumps(graphs)],
                           capture_output=True, text=True)
     missing = [name for name in graphs if not os.path.isfile(os.path.join(folder, name + ".onnx"))]
     if proc.returncode != 0 or missing:
         lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if "ERROR" in ln or "Error" in ln]
+        # paddle2onnx 1.x names the operators it cannot convert on a line of its own, then aborts
+        lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if "not supported" in ln] or lines
         raise OnnxConversionError("paddle2onnx could not convert the exported model (exit %d): %s"
                           % (proc.returncode, (lines[-1] if lines else "no message").strip()))
     for name in graphs:
