@@ -136,6 +136,11 @@ def main():
         return child(json.loads(args.child))
     if args.runs < 1 or args.batch_size < 1:
         parser.error("--runs and --batch-size must be at least 1")
+    import paddle
+
+    if paddle.__version__.split(".")[0] == "2":
+        sys.exit("benchmarks/inference_profile.py needs Paddle 3: Paddle %s's Paddle Inference records no operator "
+                 "profile (Config.enable_profile prints nothing on its CPU wheel)" % paddle.__version__)
     with tempfile.TemporaryDirectory() as scratch:
         work = os.path.abspath(args.workdir or scratch)
         os.makedirs(work, exist_ok=True)

@@ -14,6 +14,13 @@ def test_profiles_the_steady_state_calls_of_each_graph(tmp_path):
     r = subprocess.run([sys.executable, TOOL, "-c", os.path.join(REPO, "configs", "firstorder_synthetic_64.yaml"),
                         "--runs", "2", "--batch-size", "2", "--threads", "1", "--workdir", str(tmp_path / "work"),
                         "--json", str(out)], capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
+    import paddle
+
+    if paddle.__version__.split(".")[0] == "2":   # Paddle 2.6's Paddle Inference prints no profile: one line says so
+        assert r.returncode == 1 and r.stderr.strip().splitlines() == [
+            "benchmarks/inference_profile.py needs Paddle 3: Paddle %s's Paddle Inference records no operator "
+            "profile (Config.enable_profile prints nothing on its CPU wheel)" % paddle.__version__], r.stderr
+        return
     assert r.returncode == 0, r.stderr[-3000:]
     results = json.loads(out.read_text())
     assert set(results) == {"kp_detector", "source_encoder", "frame_generator"}
