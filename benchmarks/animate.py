@@ -36,7 +36,7 @@ project in PaddleGAN's {'generator', 'kp_detector'} layout), source and driving 
 default), relative motion with adapted scale, after one warm-up frame; frames are in memory, so no decoding or
 encoding is timed. PaddleGAN always applies its border correction, so with --paddlegan every run of the project
 does too (model.generator.border_correction: 5), and the largest difference between its frames and PaddleGAN's
-is printed.
+is printed. PaddleGAN's mobile nets (configs/firstorder_vox_mobile_256.yaml) are built with its mobile_net flag.
 
 The driving video shows a procedural cartoon face (ppgan.datasets.synthetic) at the model's size;
 it is rendered once per frame count, streamed into the file. Weights are random unless --weight_path
@@ -128,32 +128,52 @@ def prepare(spec):
     return made
 
 
+# The classes of PaddleGAN's nets (mobile_net false, true): keypoint detector, its backbone, generator, dense motion
+PADDLEGAN_NETS = {False: ("KPDetector", "Hourglass", "OcclusionAwareGenerator", "DenseMotionNetwork", "Hourglass"),
+                  True: ("MobileKPDetector", "MobileHourglass", "MobileOcclusionAwareGenerator",
+                         "MobileDenseMotionNetwork", "MobileHourglass")}
+PADDLEGAN_MOBILE_SIGMA = 0.25  # PaddleGAN's mobile nets always blur with it before downsampling
+
+
 def paddlegan_config(model_cfg):
     """PaddleGAN's FirstOrderPredictor config ({'model': {'common_params', 'generator': {'kp_detector_cfg',
-    'generator_cfg'}}}) of a first order model config, or a one-line SystemExit for what PaddleGAN cannot build."""
+    'generator_cfg'}}}) of a first order model config, or a one-line SystemExit for what PaddleGAN cannot build.
+    The keypoint detector and the generator may each be the full net or PaddleGAN's mobile one (`mobile_net`)."""
     if model_cfg.get("name", "FirstOrderModel") != "FirstOrderModel":
         raise SystemExit("--paddlegan times PaddleGAN's First Order Motion Model; the config describes a %s"
                          % model_cfg["name"])
     common, kp, gen = model_cfg["common"], model_cfg["kp_detector"], model_cfg["generator"]
     motion = gen.get("dense_motion")
-    if not common.get("align_corners", True) or motion is None or kp["backbone"]["name"] != "Hourglass":
-        raise SystemExit("--paddlegan needs a FOMM with align_corners true, a dense motion net and Hourglass "
-                         "backbones, as PaddleGAN's")
+    mobile_kp, mobile_gen = kp["name"].startswith("Mobile"), gen["name"].startswith("Mobile")
+    classes = (kp["name"], kp["backbone"]["name"], gen["name"], motion and motion["name"],
+               motion and motion["backbone"]["name"])
+    expected = PADDLEGAN_NETS[mobile_kp][:2] + PADDLEGAN_NETS[mobile_gen][2:]
+    mobile_nets = [net for net, flag in ((kp, mobile_kp), (motion or {}, mobile_gen)) if flag]
+    sigmas = [net.get("antialias_sigma", PADDLEGAN_MOBILE_SIGMA) for net in mobile_nets]
+    if not common.get("align_corners", True) or motion is None or classes != expected \
+            or any(sigma != PADDLEGAN_MOBILE_SIGMA for sigma in sigmas):
+        raise SystemExit("--paddlegan needs a FOMM with align_corners true, a dense motion net and PaddleGAN's nets: "
+                         "full (Hourglass backbones) or mobile (Mobile* classes with antialias_sigma 0.25)")
 
     def hourglass(section):
         return {k: section["backbone"][k] for k in ("block_expansion", "max_features", "num_blocks")}
+
+    def mobile(flag):
+        return {"mobile_net": True} if flag else {}
 
     return {"model": {
         "common_params": {k: common[k] for k in ("num_kp", "num_channels", "estimate_jacobian")},
         "generator": {
             "kp_detector_cfg": dict(hourglass(kp), temperature=kp.get("temperature", 0.1),
                                     scale_factor=kp.get("scale_factor", 1),
-                                    single_jacobian_map=kp.get("single_jacobian_map", False), pad=kp.get("pad", 0)),
+                                    single_jacobian_map=kp.get("single_jacobian_map", False), pad=kp.get("pad", 0),
+                                    **mobile(mobile_kp)),
             "generator_cfg": dict({k: gen[k] for k in ("block_expansion", "max_features", "num_down_blocks",
                                                        "num_bottleneck_blocks", "estimate_occlusion_map")},
                                   dense_motion_params=dict(hourglass(motion),
                                                            scale_factor=motion.get("scale_factor", 1),
-                                                           kp_variance=motion.get("kp_variance", 0.01)))}}}
+                                                           kp_variance=motion.get("kp_variance", 0.01)),
+                                  **mobile(mobile_gen))}}}
 
 
 def _paddlegan_inputs(spec, config, source, size):

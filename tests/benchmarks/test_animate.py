@@ -85,3 +85,19 @@ def test_paddlegan_config_refuses_what_paddlegan_cannot_build():
         animate.paddlegan_config(model)
     with pytest.raises(SystemExit, match="a TPSMMModel"):
         animate.paddlegan_config(load_config(os.path.join(REPO, "configs", "tpsmm_vox_256.yaml"))["model"])
+
+
+def test_paddlegan_is_given_its_mobile_nets():
+    """configs/firstorder_vox_mobile_256.yaml is PaddleGAN's mobile config (mobile_net in both nets); the nets of the
+    distillation's kp_detector stage (mobile detector, full generator) are one mobile_net flag each."""
+    animate = _module("animate")
+    mobile = load_config(os.path.join(REPO, "configs", "firstorder_vox_mobile_256.yaml"))
+    model = animate.paddlegan_config(mobile["model"])["model"]["generator"]
+    assert model["kp_detector_cfg"]["mobile_net"] and model["generator_cfg"]["mobile_net"]
+    assert model["kp_detector_cfg"]["max_features"] == 256 and model["generator_cfg"]["block_expansion"] == 32
+    mixed = dict(mobile["model"], generator=mobile["distill"]["teacher"]["generator"])
+    model = animate.paddlegan_config(mixed)["model"]["generator"]
+    assert model["kp_detector_cfg"]["mobile_net"] and "mobile_net" not in model["generator_cfg"]
+    mobile["model"]["kp_detector"]["antialias_sigma"] = 0.5
+    with pytest.raises(SystemExit, match="antialias_sigma 0.25"):
+        animate.paddlegan_config(mobile["model"])
