@@ -17,5 +17,8 @@ os.environ.setdefault("ORT_TELEMETRY_DISABLED", "1")
 
 # Paddle warns at import about a compiler cache used only for building custom C++ ops.
 warnings.filterwarnings("ignore", message=".*ccache.*")
+# Paddle 2.6 tells, at every batch-norm layer in training mode, that it tracks running statistics (as 3.x does silently)
+warnings.filterwarnings("ignore", message="When training, we now always track global mean and variance",
+                        category=UserWarning, module=r"paddle\.")
 
 from . import utils, modules, models, datasets, detectors, apps  # noqa: F401,E402
