@@ -138,7 +138,9 @@ def test_truncated_and_non_pickle_files_give_one_error(tmp_path):
 def test_no_code_reads_weights_with_unrestricted_unpickling():
     """paddle.load and pickle.load / loads / Unpickler run what a file names: only safe_pickle may unpickle."""
     pattern = re.compile(r"\bpaddle\.load\(|\bpickle\.loads?\(|\bpickle\.Unpickler\b|\bnp\.load\([^)]*allow_pickle=True")
-    allowed = {os.path.join("ppgan", "utils", "safe_pickle.py")}
+    # paddlegan_animate.py runs inside PaddleGAN's own environment (it cannot import this project) on the file the
+    # benchmark itself wrote, which PaddleGAN's constructor has already read with paddle.load
+    allowed = {os.path.join("ppgan", "utils", "safe_pickle.py"), os.path.join("benchmarks", "paddlegan_animate.py")}
     found = []
     for top in ("ppgan", "tools", "applications", "benchmarks", "test_tipc"):
         for folder, _, files in os.walk(os.path.join(ROOT, top)):
