@@ -195,6 +195,7 @@ sys.addaudithook(_connections)
 '''
 
 
+@pytest.mark.slow  # half a minute: the shipped model exported and converted in a fresh cache
 @pytest.mark.xdist_group("offline")
 def test_the_first_animation_in_a_clean_environment_installs_and_contacts_nothing(fresh_environment, tmp_path):
     """The README's first command in a clean environment (no export cache, a new home, onnx-graphsurgeon missing,
