@@ -31,8 +31,8 @@ def _pointwise(in_features, out_features):
     return nn.Conv2D(in_features, out_features, 1, bias_attr=False)
 
 
-class MobileDownBlock2d(nn.Layer):
-    """Depthwise conv, norm, ReLU; pointwise conv to `out_features`, norm, ReLU; then 2x2 average pooling."""
+class _SeparableConv(nn.Layer):
+    """Depthwise conv, norm, ReLU; pointwise conv to `out_features`, norm, ReLU (a MobileNet block)."""
 
     def __init__(self, in_features, out_features, kernel_size=3, padding=1, norm="batch"):
         super().__init__()
@@ -41,25 +41,23 @@ class MobileDownBlock2d(nn.Layer):
         self.conv1 = _pointwise(in_features, out_features)
         self.norm1 = norm_layer(norm, out_features)
 
-    def forward(self, x):
+    def separable(self, x):
         out = F.relu(self.norm(self.conv(x)))
-        out = F.relu(self.norm1(self.conv1(out)))
-        return F.avg_pool2d(out, kernel_size=2, stride=2)
+        return F.relu(self.norm1(self.conv1(out)))
 
 
-class MobileUpBlock2d(nn.Layer):
-    """Nearest-neighbour x2 upsampling; depthwise conv, norm, ReLU; pointwise conv to `out_features`, norm, ReLU."""
-
-    def __init__(self, in_features, out_features, kernel_size=3, padding=1, norm="batch"):
-        super().__init__()
-        self.conv = _depthwise(in_features, kernel_size, padding)
-        self.norm = norm_layer(norm, in_features)
-        self.conv1 = _pointwise(in_features, out_features)
-        self.norm1 = norm_layer(norm, out_features)
+class MobileDownBlock2d(_SeparableConv):
+    """The separable convs, then 2x2 average pooling."""
 
     def forward(self, x):
-        out = F.relu(self.norm(self.conv(upsample_nearest_2x(x))))
-        return F.relu(self.norm1(self.conv1(out)))
+        return F.avg_pool2d(self.separable(x), kernel_size=2, stride=2)
+
+
+class MobileUpBlock2d(_SeparableConv):
+    """Nearest-neighbour x2 upsampling, then the separable convs."""
+
+    def forward(self, x):
+        return self.separable(upsample_nearest_2x(x))
 
 
 class MobileResBlock2d(nn.Layer):
