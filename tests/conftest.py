@@ -210,15 +210,25 @@ def tiny_weights(tiny_config, tmp_path):
     return path
 
 
+def _config_file(config, path):
+    """`config` written as YAML to `path`; returns the path as a string."""
+    import yaml
+
+    with open(str(path), "w") as f:
+        yaml.safe_dump(config, f)
+    return str(path)
+
+
 @pytest.fixture
 def tiny_model(tiny_config, tiny_weights, tmp_path):
     """(config path, weights path) of the tiny model, as the command lines take them."""
-    import yaml
+    return _config_file(tiny_config, tmp_path / "tiny.yaml"), tiny_weights
 
-    config = str(tmp_path / "tiny.yaml")
-    with open(config, "w") as f:
-        yaml.safe_dump(tiny_config, f)
-    return config, tiny_weights
+
+@pytest.fixture
+def tiny_tpsmm_model(tiny_tpsmm_config, tiny_tpsmm_weights, tmp_path):
+    """(config path, weights path) of the tiny TPSMM model, as the command lines take them."""
+    return _config_file(tiny_tpsmm_config, tmp_path / "tiny_tpsmm.yaml"), tiny_tpsmm_weights
 
 
 @pytest.fixture

@@ -304,12 +304,10 @@ def test_demo_weights_without_config_assume_paddlegans_architecture(model, files
     assert "configs/firstorder_vox_256.yaml" in err[0]
 
 
-def test_demo_fomm_flags_with_a_tpsmm_are_errors(tiny_tpsmm_config, tiny_tpsmm_weights, files, tmp_path, capsys):
-    config = str(tmp_path / "t.yaml")
-    with open(config, "w") as f:
-        yaml.safe_dump(tiny_tpsmm_config, f)
+def test_demo_fomm_flags_with_a_tpsmm_are_errors(tiny_tpsmm_model, files, tmp_path, capsys):
+    config, weights = tiny_tpsmm_model
     for flag in ("--mobile_net", "--border_correction"):
-        assert _demo(["--config", config, "--weight_path", tiny_tpsmm_weights, "--source_image", files[0],
+        assert _demo(["--config", config, "--weight_path", weights, "--source_image", files[0],
                       "--driving_video", files[1], "--output", str(tmp_path / "o"), flag]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "belongs to the First Order Motion Model" in err[0], err

@@ -3,7 +3,6 @@ import os
 
 import numpy as np
 import pytest
-import yaml
 
 from conftest import require_onnx
 from ppgan.apps import deploy_cli, demo
@@ -12,11 +11,8 @@ from ppgan.utils.video import count_frames, iter_frames, save_image, video_fps, 
 
 
 @pytest.fixture
-def model(tiny_tpsmm_config, tiny_tpsmm_weights, tmp_path):
-    config = str(tmp_path / "tiny_tpsmm.yaml")
-    with open(config, "w") as f:
-        yaml.safe_dump(tiny_tpsmm_config, f)
-    return config, tiny_tpsmm_weights
+def model(tiny_tpsmm_model):
+    return tiny_tpsmm_model
 
 
 @pytest.fixture
