@@ -69,6 +69,22 @@ class WebDemo:
             self._predictors[key] = make_predictor(config, weights, args)
         return self._predictors[key]
 
+    def option_states(self, model):
+        """Which motion options apply to the model named `model`: {"relative": bool, "adapt_scale": bool,
+        "mode": bool} (FOMM's two checkboxes, TPSMM's mode)."""
+        if model not in self.models:
+            raise ValueError("unknown model %r: choose one of %s" % (model, ", ".join(self.models)))
+        from .predictor import predictor_class
+
+        try:
+            family = getattr(predictor_class(self.models[model][0]), "family", None)
+        except (PPGanError, ValueError, OSError):
+            family = None  # an unreadable config: the animation reports it, in the CLI's words
+        if family is None:
+            return {"relative": True, "adapt_scale": True, "mode": True}
+        fomm = family == "FirstOrderModel"
+        return {"relative": fomm, "adapt_scale": fomm, "mode": family == "TPSMMModel"}
+
     def run(self, source, driving, model, relative=True, adapt_scale=True, mode="relative", crop="auto",
             find_best_frame=False, audio=False):
         """Animate, yielding `Update`s: the keypoint previews as soon as they are found, then the result (or,
@@ -157,10 +173,15 @@ def build_page(web):
             driving = gr.Video(label="driving video", height=MEDIA_HEIGHT,
                                value=os.path.join(SAMPLES, "driving.mp4"), elem_id="driving")
         model = gr.Dropdown(list(web.models), value=list(web.models)[0], label="model", elem_id="model")
+        applies = web.option_states(model.value)
         with gr.Row():
-            relative = gr.Checkbox(True, label="FOMM: relative motion")
-            adapt_scale = gr.Checkbox(True, label="FOMM: adapt scale")
-            mode = gr.Radio(list(MODES), value="relative", label="TPSMM: mode")
+            # only the chosen model's options are shown (a disabled Gradio radio looks almost like an active one)
+            relative = gr.Checkbox(True, label="FOMM: relative motion", visible=applies["relative"],
+                                   elem_id="relative")
+            adapt_scale = gr.Checkbox(True, label="FOMM: adapt scale", visible=applies["adapt_scale"],
+                                      elem_id="adapt_scale")
+            mode = gr.Radio(list(MODES), value="relative", label="TPSMM: mode", visible=applies["mode"],
+                            elem_id="mode")
         with gr.Row():
             crop = gr.Radio(list(CROPS), value="auto", label="crop")
             best = gr.Checkbox(False, label="find best frame")
@@ -180,6 +201,13 @@ def build_page(web):
                 yield update.video, _uint8(update.source_keypoints), _uint8(update.reference_keypoints), \
                     update.message
 
+        def options_of(name):
+            states = web.option_states(name)
+            return tuple(gr.update(visible=states[key]) for key in ("relative", "adapt_scale", "mode"))
+
+        # outside the queue: choosing a model while an animation runs updates the options at once
+        model.change(options_of, model, [relative, adapt_scale, mode], queue=False, show_progress="hidden",
+                     api_visibility="undocumented")
         run.click(animate, [source, driving, model, relative, adapt_scale, mode, crop, best, audio],
                   [result, kp_source, kp_reference, status])
     return page.queue(default_concurrency_limit=1), gr.themes.Default(**SYSTEM_FONTS)

@@ -88,6 +88,25 @@ def test_an_unexpected_failure_is_one_message_and_the_next_request_works(web, mo
     assert web.animate(SOURCE, short, model, crop="none").message == "animated 8 frames"
 
 
+def test_only_the_chosen_models_options_apply(web):
+    tpsmm, fomm = "shipped TPSMM (64x64 cartoon faces)", "shipped FOMM (64x64 cartoon faces)"
+    assert web.option_states(tpsmm) == {"relative": False, "adapt_scale": False, "mode": True}
+    assert web.option_states(fomm) == {"relative": True, "adapt_scale": True, "mode": False}
+    with pytest.raises(ValueError, match="unknown model 'other': choose one of shipped TPSMM"):
+        web.option_states("other")
+
+
+def test_the_page_opens_with_the_default_models_options_only(web):
+    _require_browser(browser=False)
+    from ppgan.apps.web_demo import build_page
+
+    page, _ = build_page(web)
+    shown = {block.elem_id: block.visible for block in page.blocks.values()
+             if block.elem_id in ("relative", "adapt_scale", "mode")}
+    assert list(web.models)[0].startswith("shipped TPSMM")
+    assert shown == {"relative": False, "adapt_scale": False, "mode": True}
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -165,6 +184,17 @@ def test_the_page_in_a_real_browser(tmp_path):
 
         page.route("**/*", local_only)
         page.goto(url)
+        # only the chosen model's options are shown: TPSMM's mode for the default, FOMM's checkboxes for FOMM
+        options = ("#relative", "#adapt_scale", "#mode")
+        page.wait_for_selector("#mode")
+        assert [page.is_visible(option) for option in options] == [False, False, True]
+        for name, shown in (("shipped FOMM", [True, True, False]), ("shipped TPSMM", [False, False, True])):
+            page.click("#model input")
+            page.click("ul[role=listbox] >> text=%s" % name)
+            page.wait_for_function("([ids, shown]) => ids.every((id, i) => "
+                                   "!!document.querySelector(id)?.checkVisibility() === shown[i])",
+                                   arg=[options, shown])
+            assert [page.is_visible(option) for option in options] == shown
         page.locator("#source input[type=file]").set_input_files(SOURCE)
         page.wait_for_function("() => document.querySelector('#source img')?.src.includes('/source_b.png')")
         page.click('#driving button[aria-label="Clear"]')
