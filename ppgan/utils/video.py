@@ -2,7 +2,8 @@
 
 A video is a video file or gif (decoded by PyAV, i.e. FFmpeg), a folder of frames or an image strip; `open_video`
 opens it once and its reader yields the frames one at a time, as often as asked, so a long video never sits in
-memory. `VideoWriter` writes H.264 .mp4 (in process, streamed), .gif or a folder of PNGs; `copy_audio` adds sound.
+memory. `VideoWriter` writes H.264 .mp4 (in process, streamed), .gif or a folder of PNGs; `copy_audio` adds sound;
+`write_y4m` writes raw 4:2:0 frames (a browser's fake camera in the live page's tests).
 """
 import contextlib
 import functools
@@ -559,3 +560,41 @@ def save_image(path, image):
     with atomic_write(path) as f:
         img.save(f, format=_PIL_FORMATS[_ext(path)])
     return path
+
+
+# BT.601 studio-swing RGB -> Y'CbCr (rows Y, Cb, Cr): the colours a browser assumes for a 4:2:0 stream without tags
+_BT601 = np.array([[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]]) / 255.0
+
+
+def write_y4m(path, frames, fps=25):
+    """Write frames (uint8 or float in [0, 1] RGB, one even size) as an uncompressed 4:2:0 YUV4MPEG2 file
+    (BT.601, studio range), atomically; returns the number of frames. Chromium plays such a file as a fake camera
+    (--use-file-for-fake-video-capture)."""
+    path = os.fspath(path)
+    if not fps or not math.isfinite(float(fps)) or float(fps) <= 0:
+        raise InputError("fps must be positive, got %r" % (fps,))
+    rate = Fraction(float(fps)).limit_denominator(1001)
+    count, size = 0, None
+    with atomic_write(path) as f:
+        for frame in frames:
+            rgb = as_uint8_rgb(frame, "frame %d of '%s'" % (count, path)).astype(np.float32)
+            if size is None:
+                size = rgb.shape[:2]
+                if size[0] % 2 or size[1] % 2:
+                    raise InputError("cannot write '%s': 4:2:0 needs an even width and height, the frames are "
+                                     "%dx%d; crop or resize them" % (path, size[1], size[0]))
+                f.write(b"YUV4MPEG2 W%d H%d F%d:%d Ip A1:1 C420jpeg\n"
+                        % (size[1], size[0], rate.numerator, rate.denominator))
+            elif rgb.shape[:2] != size:
+                raise InputError("frame %d of '%s' is %dx%d but the first frame is %dx%d; resize frames to one "
+                                 "size" % (count, path, rgb.shape[1], rgb.shape[0], size[1], size[0]))
+            ycc = rgb @ _BT601.T.astype(np.float32) + np.float32([16.0, 128.0, 128.0])
+            # chroma: the mean of each 2x2 block (the centred siting that C420jpeg names)
+            chroma = ycc[..., 1:].reshape(size[0] // 2, 2, size[1] // 2, 2, 2).mean(axis=(1, 3))
+            f.write(b"FRAME\n")
+            for plane in (ycc[..., 0], chroma[..., 0], chroma[..., 1]):
+                f.write(np.clip(np.round(plane), 0, 255).astype(np.uint8).tobytes())
+            count += 1
+        if count == 0:
+            raise InputError("no frames were written to '%s'" % path)
+    return count

@@ -475,3 +475,42 @@ def test_nchw_to_uint8_rounds_half_up_and_clips():
     out = nchw_to_uint8(images)
     assert out.shape == (1, 1, 5, 3) and out.dtype == np.uint8
     assert out[0, 0, :, 0].tolist() == [0, 1, 2, 255, 0]
+
+
+def test_write_y4m_is_a_4_2_0_file_ffmpeg_decodes_to_the_frames(tmp_path):
+    from ppgan.utils.video import write_y4m
+
+    rng = np.random.RandomState(0)
+    # smooth frames (4:2:0 halves the colour resolution) plus the extremes: black, white, grey, saturated colours
+    base = np.kron(rng.randint(0, 256, (T, 3, 4, 3)), np.ones((1, 8, 8, 1))).astype(np.uint8)
+    base[0, :8, :8], base[0, :8, 8:16], base[0, 8:16, :8], base[0, 8:16, 8:16] = 0, 255, 128, (200, 30, 30)
+    path = tmp_path / "clip.y4m"
+    assert write_y4m(path, list(base), fps=30000 / 1001) == T
+    data = path.read_bytes()
+    header, rest = data.split(b"\n", 1)
+    assert header == b"YUV4MPEG2 W32 H24 F30000:1001 Ip A1:1 C420jpeg"
+    frame_bytes = len(b"FRAME\n") + H * W * 3 // 2
+    assert len(rest) == T * frame_bytes and rest[:6] == b"FRAME\n"
+    luma = np.frombuffer(rest[6:6 + H * W], np.uint8).reshape(H, W)
+    assert luma[0, 0] == 16 and luma[0, 8] == 235 and luma[8, 0] == 126  # studio range: black 16, white 235
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.pix_fmt == "yuv420p" and float(stream.average_rate) == pytest.approx(29.97, 1e-3)
+        decoded = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(stream)]).astype(int)
+    assert decoded.shape == base.shape and np.abs(decoded - base).max() <= 3
+    assert not [name for name in os.listdir(tmp_path) if name != "clip.y4m"]  # no temporary file left
+
+
+def test_write_y4m_refuses_odd_sizes_mixed_sizes_and_nothing(tmp_path):
+    from ppgan.utils.video import write_y4m
+
+    path = tmp_path / "clip.y4m"
+    with pytest.raises(InputError, match="4:2:0 needs an even width and height, the frames are 5x4"):
+        write_y4m(path, [np.zeros((4, 5, 3), np.uint8)])
+    with pytest.raises(InputError, match="frame 1 of .* is 6x4 but the first frame is 4x4"):
+        write_y4m(path, [np.zeros((4, 4, 3), np.uint8), np.zeros((4, 6, 3), np.uint8)])
+    with pytest.raises(InputError, match="no frames were written"):
+        write_y4m(path, [])
+    with pytest.raises(InputError, match="fps must be positive"):
+        write_y4m(path, [np.zeros((4, 4, 3), np.uint8)], fps=0)
+    assert not os.listdir(tmp_path)
