@@ -49,8 +49,9 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def add_animation_args(parser):
-    """How to animate: flags shared by the demo and tools/inference.py."""
+def add_motion_args(parser):
+    """How driving keypoints move the source (each family's flags): shared by the demo, tools/inference.py and
+    the live demo."""
     parser.add_argument("--relative", action=argparse.BooleanOptionalAction, default=None,
                         help="FOMM: transfer the driving video's motion relative to its first (or best) frame onto "
                              "the source's own pose; --no-relative copies the driving keypoints' absolute positions "
@@ -63,6 +64,27 @@ def add_animation_args(parser):
                              "reference frame, scaled by their hull areas), standard (the driving control points as "
                              "they are) or avd (the AVD network puts the driving pose on the source's identity; the "
                              "weights must hold one) (default: relative)")
+
+
+def add_face_args(parser):
+    """The face detector and the pasted face's size: shared by the demo and the live demo."""
+    parser.add_argument("--face_detector", choices=FACE_DETECTOR_CHOICES, default="auto",
+                        help="face detector of --crop face/auto: dlib (HOG detector and 68 landmarks; also turned and "
+                             "tilted faces; pip install 'ppgan-fomm[eval]'), haar (OpenCV's Haar cascade: frontal faces "
+                             "only), auto (dlib when installed, else haar), or PaddleGAN's sfd / blazeface "
+                             "(face-alignment's S3FD / BlazeFace when that library and its weights are installed, "
+                             "else auto)")
+    parser.add_argument("--ratio", type=float, default=DEFAULT_RATIO,
+                        help="with face cropping, the radius of the animated face pasted into the source, as a "
+                             "fraction of the crop's side, as PaddleGAN means it (0 < ratio <= 1): 0.5 pastes the "
+                             "ellipse inscribed in the crop, 0.4 a smaller one (PaddleGAN's demo; lower it when "
+                             "--multi_person faces are close), 1 nearly the whole square; the outer 40%% of the "
+                             "radius is blended softly")
+
+
+def add_animation_args(parser):
+    """How to animate: flags shared by the demo and tools/inference.py."""
+    add_motion_args(parser)
     parser.add_argument("--find_best_frame", action="store_true",
                         help="take as the motion reference the driving frame whose keypoint shape is closest to the "
                              "source's (works for any category; costs one extra pass over the video)")
@@ -81,18 +103,7 @@ def add_animation_args(parser):
                              "paste it back into the full source; none: animate the whole frame, padded to a "
                              "square (never stretched), written at the model's resolution; auto: face when a face is "
                              "found in the source, else none")
-    parser.add_argument("--face_detector", choices=FACE_DETECTOR_CHOICES, default="auto",
-                        help="face detector of --crop face/auto: dlib (HOG detector and 68 landmarks; also turned and "
-                             "tilted faces; pip install 'ppgan-fomm[eval]'), haar (OpenCV's Haar cascade: frontal faces "
-                             "only), auto (dlib when installed, else haar), or PaddleGAN's sfd / blazeface "
-                             "(face-alignment's S3FD / BlazeFace when that library and its weights are installed, "
-                             "else auto)")
-    parser.add_argument("--ratio", type=float, default=DEFAULT_RATIO,
-                        help="with face cropping, the radius of the animated face pasted into the source, as a "
-                             "fraction of the crop's side, as PaddleGAN means it (0 < ratio <= 1): 0.5 pastes the "
-                             "ellipse inscribed in the crop, 0.4 a smaller one (PaddleGAN's demo; lower it when "
-                             "--multi_person faces are close), 1 nearly the whole square; the outer 40%% of the "
-                             "radius is blended softly")
+    add_face_args(parser)
     parser.add_argument("--multi_person", action="store_true",
                         help="with face cropping, animate every face found in the source (default: the largest)")
     parser.add_argument("--face_enhancement", action="store_true",
@@ -107,15 +118,8 @@ def add_animation_args(parser):
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def build_parser():
-    """The argument parser of the demo; every flag says what it does."""
-    parser = argparse.ArgumentParser(
-        prog="first-order-demo.py",
-        description="Make the object in --source_image move like the one in --driving_video with the First Order "
-                    "Motion Model or the Thin-Plate Spline Motion Model (the config says which). Without "
-                    "--config/--weight_path the small TPSMM shipped with the project is used (trained on synthetic "
-                    "cartoon faces, 64x64; ppgan/apps/default_model_tpsmm/).",
-        formatter_class=HelpFormatter)
+def add_model_args(parser):
+    """Which model animates: --config, --weight_path and PaddleGAN's FOMM flags (the demo and the live demo)."""
     parser.add_argument("--config", default=None,
                         help="model config: configs/*.yaml (firstorder_* or tpsmm_*) or an original FOMM or TPSMM "
                              "config; the config says which model it is (default: the shipped model's)")
@@ -136,16 +140,10 @@ def build_parser():
                              "PaddleGAN's mobile command) its released weights "
                              "(vox-mobile.pdparams from ~/.cache/ppgan-fomm/weights or ~/.cache/ppgan, downloaded "
                              "once when missing)")
-    add_input_args(parser)
-    parser.add_argument("--output", default=DEFAULT_OUTPUT, help="folder the result is written to (created if "
-                        "missing)")
-    parser.add_argument("--filename", default=DEFAULT_FILENAME,
-                        help="result name inside --output; its extension picks the format: .mp4 (H.264, the "
-                             "driving video's fps), .gif, or no extension for a folder of PNG frames")
-    parser.add_argument("--result_video", default=None, metavar="PATH",
-                        help="the result's whole path, as the original demos name it (e.g. result.mp4): instead of "
-                             "--output and --filename")
-    add_animation_args(parser)
+
+
+def add_backend_args(parser):
+    """Where and at what size the model runs: --backend, --cpu, --image_size (the demo and the live demo)."""
     parser.add_argument("--backend", choices=BACKENDS, default="auto",
                         help="where the model runs: dygraph (Paddle layers), inference (Paddle Inference; oneDNN on "
                              "CPU), onnx (ONNX Runtime), or auto: onnx on CPU (the fastest; "
@@ -156,6 +154,29 @@ def build_parser():
     parser.add_argument("--image_size", type=int, default=None,
                         help="side of the square the model animates at (default: the config's dataset.frame_shape, "
                              "else 256)")
+
+
+def build_parser():
+    """The argument parser of the demo; every flag says what it does."""
+    parser = argparse.ArgumentParser(
+        prog="first-order-demo.py",
+        description="Make the object in --source_image move like the one in --driving_video with the First Order "
+                    "Motion Model or the Thin-Plate Spline Motion Model (the config says which). Without "
+                    "--config/--weight_path the small TPSMM shipped with the project is used (trained on synthetic "
+                    "cartoon faces, 64x64; ppgan/apps/default_model_tpsmm/).",
+        formatter_class=HelpFormatter)
+    add_model_args(parser)
+    add_input_args(parser)
+    parser.add_argument("--output", default=DEFAULT_OUTPUT, help="folder the result is written to (created if "
+                        "missing)")
+    parser.add_argument("--filename", default=DEFAULT_FILENAME,
+                        help="result name inside --output; its extension picks the format: .mp4 (H.264, the "
+                             "driving video's fps), .gif, or no extension for a folder of PNG frames")
+    parser.add_argument("--result_video", default=None, metavar="PATH",
+                        help="the result's whole path, as the original demos name it (e.g. result.mp4): instead of "
+                             "--output and --filename")
+    add_animation_args(parser)
+    add_backend_args(parser)
     parser.add_argument("--img_shape", type=_square_shape, default=None, metavar="H,W",
                         help="the TPSMM demo's name for the frame size: H,W with H = W (the same as --image_size H)")
     return parser

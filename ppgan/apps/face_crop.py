@@ -160,8 +160,12 @@ def _check_size(size):
 def crop_square(image, box, size):
     """Cut `box` out of an RGB image (edge-replicated outside it) and resize to size x size float32 in [0, 1]."""
     x, y, w, h = _check_box(box)
-    rgb = to_rgb_float(image, "image to crop")
-    return _resize(_window(rgb, x, y, w, h), _check_size(size), _check_size(size))
+    arr = np.asarray(image)
+    if arr.ndim < 2 or min(arr.shape[:2]) < 1:
+        raise InputError("image to crop has shape %s; expected HxW or HxWxC" % (arr.shape,))
+    # the window first: only its pixels are converted (a camera frame is much larger than the face's square)
+    rgb = to_rgb_float(_window(arr, x, y, w, h), "image to crop")
+    return _resize(rgb, _check_size(size), _check_size(size))
 
 
 @functools.lru_cache(maxsize=32)
@@ -212,8 +216,13 @@ def paste_back(full_image, animated_crop, box, ratio=DEFAULT_RATIO):
     The crop (any square size) is resized to the box; parts of the box outside the image are
     dropped, and pixels outside the box are returned exactly unchanged.
     """
-    x, y, w, h = _check_box(box)
     out = to_rgb_float(full_image, "full image").copy()
+    return paste_into(out, animated_crop, box, ratio)
+
+
+def paste_into(out, animated_crop, box, ratio=DEFAULT_RATIO):
+    """:func:`paste_back` in place: blend the crop into `out` (float32 HxWx3, modified) over `box`; returns `out`."""
+    x, y, w, h = _check_box(box)
     crop = _resize(to_rgb_float(animated_crop, "animated crop"), w, h)
     mask = soft_mask(h, w, ratio)
     ih, iw = out.shape[:2]
@@ -222,7 +231,7 @@ def paste_back(full_image, animated_crop, box, ratio=DEFAULT_RATIO):
         return out
     m = mask[y0 - y:y1 - y, x0 - x:x1 - x, None]
     region = out[y0:y1, x0:x1]
-    out[y0:y1, x0:x1] = region + m * (crop[y0 - y:y1 - y, x0 - x:x1 - x] - region)
+    region += m * (crop[y0 - y:y1 - y, x0 - x:x1 - x] - region)
     return out
 
 

@@ -358,6 +358,11 @@ class AnimationPredictor:
         """The driving keypoints the generator is given (numpy dicts; source and reference have batch 1)."""
         raise NotImplementedError
 
+    def prepare_source(self, source):
+        """`source` (HxWx3) ready to be animated frame by frame (:class:`PreparedSource`): its keypoints and
+        features are computed once here."""
+        return PreparedSource(self, source)
+
     def iter_animate(self, source, driving, return_keypoints=False, initial_frame=None):
         """Yield animated frames (HxWx3 float32 in [0, 1]) as the driving frames are consumed.
 
@@ -367,33 +372,15 @@ class AnimationPredictor:
         With `return_keypoints`, yield (frame, keypoints) pairs where the keypoints (a dict of arrays
         without the batch axis) are the normalised driving keypoints the generator used.
         """
-        src_img = self._prepare(source, self.image_size, "source image")
-        size = src_img.shape[:2]
-        backend = self._backend_for(size)
-        src = _nchw([src_img])
-        kp_source = backend.keypoints(src)
-        source_state = backend.prepare_source(src)
-        state = {}
+        prepared = self.prepare_source(source)
         if initial_frame is not None:
-            initial = _nchw([self._prepare(initial_frame, size, "initial driving frame")])
-            state["reference"] = self._reference(kp_source, backend.keypoints(initial))
-        for batch in self._batches(driving, size):
-            yield from self._animate_batch(backend, source_state, kp_source, batch, state, return_keypoints)
-        if "frames" not in state:
+            prepared.set_reference(initial_frame)
+        count = 0
+        for batch in self._batches(driving, prepared.size):
+            count += len(batch)
+            yield from prepared.animate(batch, return_keypoints=return_keypoints)
+        if not count:
             raise InputError("the driving video has no frames")
-
-    def _animate_batch(self, backend, source_state, kp_source, frames, state, return_keypoints):
-        """The animated frames (and normalised keypoints) of one batch of driving frames, as a list."""
-        n = len(frames)
-        kp_driving = backend.keypoints(frames)
-        if "reference" not in state:
-            state["reference"] = self._reference(kp_source, {k: v[:1] for k, v in kp_driving.items()})
-        state["frames"] = state.get("frames", 0) + n
-        kp_norm = self._normalize(backend, kp_source, kp_driving, state["reference"])
-        prediction = backend.generate(source_state, kp_source, kp_norm).transpose(0, 2, 3, 1)
-        if not return_keypoints:
-            return list(prediction)
-        return [(prediction[j], {k: v[j] for k, v in kp_norm.items()}) for j in range(n)]
 
     def animate(self, source, driving, return_keypoints=False, initial_frame=None):
         """Animate `source` (HxWx3) by `driving` (TxHxWx3 array or iterable of frames).
@@ -485,3 +472,55 @@ class AnimationPredictor:
                                      % (opts["best_frame"], total))
             animation.write(path, best_frame=opts["best_frame"], find_best_frame=opts["find_best_frame"])
         return path
+
+
+class PreparedSource:
+    """One source image on a predictor's backend, animated by driving frames one batch at a time.
+
+    The source's keypoints and features are computed once. The reference of relative motion
+    (`kp_driving_initial` of FOMM's eq. (9), TPSMM's relative keypoints) is the keypoints of one driving frame:
+    set by :meth:`set_reference` / :meth:`set_reference_keypoints`, else taken from the first frame animated.
+    Live animation replaces it while frames stream (calibration).
+    """
+
+    def __init__(self, predictor, source):
+        self.predictor = predictor
+        self.image = predictor._prepare(source, predictor.image_size, "source image")
+        self.size = self.image.shape[:2]
+        self.backend = predictor._backend_for(self.size)
+        src = _nchw([self.image])
+        self.kp_source = self.backend.keypoints(src)
+        self.state = self.backend.prepare_source(src)
+        self.reference = None  # the predictor's `_reference` state, from the reference driving keypoints
+        self.kp_reference = None  # those keypoints (batch 1)
+
+    def driving_input(self, frame, what="driving frame"):
+        """A driving frame (HxWx3) as the backend takes it: (1, 3, H, W) float32 at this source's size."""
+        return _nchw([self.predictor._prepare(frame, self.size, what)])
+
+    def keypoints(self, frames):
+        """The keypoint detector's output for a (B, 3, H, W) batch of driving frames (numpy dict)."""
+        return self.backend.keypoints(frames)
+
+    def set_reference(self, frame):
+        """Make the driving frame `frame` (HxWx3) the reference of relative motion."""
+        self.set_reference_keypoints(self.keypoints(self.driving_input(frame, "initial driving frame")))
+
+    def set_reference_keypoints(self, kp_reference):
+        """Make the driving keypoints `kp_reference` (a keypoint detector's output; its first item) the reference."""
+        self.kp_reference = {k: v[:1] for k, v in kp_reference.items()}
+        self.reference = self.predictor._reference(self.kp_source, self.kp_reference)
+
+    def animate(self, frames, kp_driving=None, return_keypoints=False):
+        """The animated frames (HxWx3 float32 arrays, a list) of a (B, 3, H, W) batch of driving frames, whose
+        keypoints are `kp_driving` when already detected; with `return_keypoints`, (frame, normalised driving
+        keypoints) pairs."""
+        if kp_driving is None:
+            kp_driving = self.keypoints(frames)
+        if self.reference is None:
+            self.set_reference_keypoints(kp_driving)
+        kp_norm = self.predictor._normalize(self.backend, self.kp_source, kp_driving, self.reference)
+        prediction = self.backend.generate(self.state, self.kp_source, kp_norm).transpose(0, 2, 3, 1)
+        if not return_keypoints:
+            return list(prediction)
+        return [(prediction[j], {k: v[j] for k, v in kp_norm.items()}) for j in range(len(frames))]
