@@ -390,6 +390,18 @@ def avatar_paths(source_image=None, folder=None):
     return paths
 
 
+# Where each part of a frame's latency starts and ends (Timing's fields): waiting in the camera's slot, face
+# tracking, the model, compositing, the sinks; and all of it
+STAGES = {"wait": ("captured", "started"), "detect": ("started", "detected"), "model": ("detected", "animated"),
+          "composite": ("animated", "composed"), "output": ("composed", "emitted"), "latency": ("captured", "emitted")}
+
+
+def stage_ms(timings, name):
+    """The milliseconds each of `timings` (Timing) spent in stage `name` (STAGES), as an array."""
+    start, end = STAGES[name]
+    return np.array([(getattr(t, end) - getattr(t, start)) * 1000.0 for t in timings])
+
+
 Timing = collections.namedtuple("Timing", "camera_index captured started detected animated composed emitted")
 Timing.__doc__ = ("One output frame: the index of its camera frame (None when not known), then its times "
                   "(time.monotonic): captured, then after each stage of the session.")
@@ -596,6 +608,7 @@ class LiveSession:
             self._compose(avatar, animated)
         composed = time.monotonic()
         self.last_timing = Timing(camera_index, captured, started, detected, animated_at, composed, composed)
+        self.timings.append(self.last_timing)
         self.frames += 1
         return self._out
 
@@ -613,10 +626,11 @@ class LiveSession:
         cv2.convertScaleAbs(self._work, self._out, alpha=255.0)
 
     def emitted(self, when=None):
-        """Record that the last output frame reached the sinks at `when` (default now): the end of its latency."""
+        """Record that the last output frame reached its sinks at `when` (default now): the end of its latency
+        (without this call, a frame's latency ends when it was composed)."""
         if self.last_timing is not None:
             self.last_timing = self.last_timing._replace(emitted=time.monotonic() if when is None else when)
-            self.timings.append(self.last_timing)
+            self.timings[-1] = self.last_timing
 
     def stats(self):
         """Figures over the last STATS_WINDOW frames: fps (output frames per second), latency_ms_p50 / _p95
@@ -626,14 +640,13 @@ class LiveSession:
                    "passthrough": self.passthrough}
         if not timings:
             return figures
-        latency = np.array([(t.emitted - t.captured) * 1000.0 for t in timings])
         span = timings[-1].emitted - timings[0].emitted
+        latency = stage_ms(timings, "latency")
         figures.update(fps=(len(timings) - 1) / span if span > 0 else None,
                        latency_ms_p50=float(np.percentile(latency, 50)),
                        latency_ms_p95=float(np.percentile(latency, 95)))
-        for name, a, b in (("detect", "started", "detected"), ("model", "detected", "animated"),
-                           ("composite", "animated", "composed"), ("output", "composed", "emitted")):
-            figures[name + "_ms"] = float(np.median([(getattr(t, b) - getattr(t, a)) * 1000.0 for t in timings]))
+        for name in ("detect", "model", "composite", "output"):
+            figures[name + "_ms"] = float(np.median(stage_ms(timings, name)))
         return figures
 
     def stats_line(self):
@@ -792,7 +805,8 @@ class VirtualCameraSink:
         try:
             import pyvirtualcam
         except ImportError:
-            raise InputError("--virtual_camera needs pyvirtualcam, the virtual camera library: pip install 'ppgan-fomm[live]'") from None
+            raise InputError("--virtual_camera needs pyvirtualcam, the virtual camera library: "
+                             "pip install 'ppgan-fomm[live]'") from None
         try:
             self.camera = pyvirtualcam.Camera(width=int(width), height=int(height), fps=float(fps),
                                               fmt=pyvirtualcam.PixelFormat.RGB, device=device)
@@ -841,14 +855,11 @@ class LiveReport:
 
     def latency_ms(self):
         """Every frame's latency, capture to output, in milliseconds."""
-        return np.array([(t.emitted - t.captured) * 1000.0 for t in self.timings])
+        return stage_ms(self.timings, "latency")
 
     def stage_ms(self, name):
-        """Every frame's time in one stage: detect, model, composite or output (ms)."""
-        a, b = {"detect": ("started", "detected"), "model": ("detected", "animated"),
-                "composite": ("animated", "composed"), "output": ("composed", "emitted"),
-                "wait": ("captured", "started")}[name]
-        return np.array([(getattr(t, b) - getattr(t, a)) * 1000.0 for t in self.timings])
+        """Every frame's time in one stage (STAGES), in milliseconds."""
+        return stage_ms(self.timings, name)
 
     def summary(self):
         """One line: frames, drops, frame rate and latency."""
