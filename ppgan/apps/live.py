@@ -459,6 +459,7 @@ class LiveSession:
         self.kp_reference = None  # the reference frame's keypoints (batch 1)
         self.reference_count = 0  # how many times the reference was set (calibrations and keyframes included)
         self._calibrate = False
+        self._stop_requested = False
         self._best_distance = None
         self._lock = threading.Lock()
         self._out = np.zeros(self.output_shape + (3,), np.uint8)
@@ -527,10 +528,16 @@ class LiveSession:
         """Zoom out one step."""
         self.set_zoom(max(self.zoom / ZOOM_STEP, ZOOM_RANGE[0]))
 
+    def stop(self):
+        """End :meth:`run` before its next frame (from any thread)."""
+        self._stop_requested = True
+
     def press(self, key):
         """Run the control of a key (KEYS); returns its name, or None for a key without one."""
         action = KEYS.get(key)
-        if action is not None and action != "quit":
+        if action == "quit":
+            self.stop()
+        elif action is not None:
             getattr(self, action)()
         return action
 
@@ -664,6 +671,7 @@ class LiveSession:
         output frame's number to the keys (KEYS) pressed just before it is made (scripted controls). Returns a
         :class:`LiveReport`. A camera that is lost ends the session with the report's `error` set (one line)."""
         presses = {} if presses is None else presses
+        self._stop_requested = False
         report = LiveReport(camera)
         aborted = True
         try:
@@ -680,7 +688,9 @@ class LiveSession:
                 timeout = FRAME_TIMEOUT
                 if item is None:
                     break
-                if any([self.press(key) == "quit" for key in presses.get(report.frames, ())]):
+                for key in presses.get(report.frames, ()):
+                    self.press(key)
+                if self._stop_requested:
                     break
                 out = self.process(item.frame, item.time, item.index)
                 stop = False
@@ -688,7 +698,7 @@ class LiveSession:
                     stop = sink.write(out, self) is False or stop
                 self.emitted()
                 report.add(self.last_timing)
-                if stop:
+                if stop or self._stop_requested:
                     break
             aborted = False
         except CameraLost as lost:
@@ -704,6 +714,23 @@ class LiveSession:
                 sink.close(aborted=aborted)
         report.finish(camera)
         return report
+
+
+def read_keys(stream, session):
+    """Press the keys typed on `stream` (a terminal's lines: each character is a key of KEYS) until it ends or q;
+    the controls of a session without a window. Runs in a daemon thread (:func:`terminal_keys`)."""
+    for line in stream:
+        for key in line.strip():
+            if session.press(key) == "quit":
+                return
+
+
+def terminal_keys(session, stream=None):
+    """Read the session's keys from the terminal in the background (`stream`: default sys.stdin)."""
+    thread = threading.Thread(target=read_keys, args=(sys.stdin if stream is None else stream, session),
+                              name="ppgan-live-keys", daemon=True)
+    thread.start()
+    return thread
 
 
 class CallbackSink:

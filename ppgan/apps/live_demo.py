@@ -4,6 +4,7 @@ import argparse
 import contextlib
 import os
 import re
+import sys
 
 from ppgan.utils.errors import InputError
 
@@ -11,7 +12,8 @@ from .demo import (HelpFormatter, _set_device, add_backend_args, add_face_args, 
                    make_predictor, resolve_model)
 from .face_crop import check_ratio
 from .live import (CROPS, DEFAULT_DETECT_EVERY, DEFAULT_OUTPUT_SIZE, KEYS, VIEWS, ZOOM_RANGE, DeviceCamera, LiveSession,
-                   VideoCamera, VideoSink, VirtualCameraSink, WindowSink, avatar_paths, display_available)
+                   VideoCamera, VideoSink, VirtualCameraSink, WindowSink, avatar_paths, display_available,
+                   terminal_keys)
 
 CONTROLS = {"calibrate": "take this frame as the reference pose (hold a neutral pose, then press)",
             "next_avatar": "next avatar", "previous_avatar": "previous avatar",
@@ -25,8 +27,8 @@ def _keys_help():
     by_action = {}
     for key, action in KEYS.items():
         by_action.setdefault(action, []).append("Esc" if key == "\x1b" else key)
-    return "keys in the window: " + "; ".join("%s %s" % ("/".join(keys), CONTROLS[action])
-                                               for action, keys in by_action.items())
+    return "keys in the window (or typed in the terminal without one): " + "; ".join(
+        "%s %s" % ("/".join(keys), CONTROLS[action]) for action, keys in by_action.items())
 
 
 def _size(text):
@@ -189,6 +191,9 @@ def main(argv=None):
             recording = VideoSink(args.output, camera.fps or 25.0)
             sinks.append(recording)
         stack.pop_all()
+    if not window and sys.stdin is not None and sys.stdin.isatty():
+        print("keys: type one and press Enter (%s)" % _keys_help().split(": ", 1)[1], flush=True)
+        terminal_keys(session)
     report = session.run(camera, sinks, max_frames=args.max_frames, max_seconds=args.max_seconds,
                          presses=args.keys)
     print(report.summary())

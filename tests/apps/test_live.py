@@ -346,3 +346,15 @@ def test_live_frames_are_the_predictors_frames_for_any_family_and_backend(backen
     expected = np.round(predictor.animate(session.avatar.source_input, squares) * 255.0)
     assert np.abs(outs - expected).max() <= 1
     assert np.abs(outs[-1] - outs[0]).mean() > 0.5
+
+
+def test_keys_typed_in_the_terminal_are_the_controls(predictor):
+    import io
+
+    session = LiveSession(predictor, [SOURCE_A, SOURCE_B])
+    live.read_keys(io.StringIO("c\n n\nmq\nb\n"), session)  # up to q: the rest is not read
+    assert session._calibrate and session.avatar_index == 1 and session.mirror and session._stop_requested
+    report = session.run(VideoCamera(DRIVING), [CallbackSink(lambda frame, s: None)], max_frames=3)
+    assert report.frames == 3  # a stop asked before a run does not end the next one
+    # a stop during a run ends it before its next frame
+    assert session.run(VideoCamera(DRIVING), [CallbackSink(lambda frame, s: s.stop())]).frames == 1
