@@ -7,6 +7,12 @@ animation runs at a time per process (a queue); each request works in its own te
 the next request starts; everything the server writes lives under one temporary folder, removed when it stops.
 The page fetches nothing from other hosts (system fonts, analytics off; ONNX Runtime's telemetry is off, see
 ppgan/__init__.py).
+
+The live tab streams the browser's camera to the server (Gradio's webcam streaming: the page posts a JPEG every
+LIVE_EVERY seconds and the server animates the newest one it holds, so a slow server drops frames instead of
+queueing them) and streams the animated source image back (`ppgan.apps.live.LiveSession`). One live session runs
+per process (`LiveTab`); other pages are told to wait. It is freed when its camera stops, its page goes away, or
+it sends no frame for LIVE_IDLE seconds.
 """
 import argparse
 import atexit
@@ -16,6 +22,8 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
+import time
 
 import numpy as np
 
@@ -36,6 +44,12 @@ MODES = ("relative", "standard", "avd")
 MEDIA_HEIGHT = 320  # pixels of each image and video on the page
 PREVIEW_HEIGHT = 256  # rows of the keypoint pictures
 CACHE_LIFETIME = (3600, 3600)  # Gradio's copies of uploads and results: checked hourly, removed after an hour
+LIVE_EVERY = 0.05  # seconds between the camera frames the page sends (the server animates the newest it holds)
+LIVE_IDLE = 10.0  # seconds without a frame after which the live session counts as abandoned
+LIVE_SIZE = (MEDIA_HEIGHT, MEDIA_HEIGHT)  # (W, H) of the live output frames
+LIVE_JPEG_QUALITY = 85
+LIVE_WAIT = ("another page is using the live camera (one live session at a time); this one starts by itself "
+             "when that one stops")
 
 # What the page shows after each step of a request: the result .mp4 (or None), the keypoints drawn on the
 # source and on the reference driving frame (float HxWx3 or None), and a one-line message.
@@ -56,6 +70,7 @@ class WebDemo:
         if config is not None or weight_path is not None:
             self.models["given: %s" % os.path.basename(weight_path or "")] = resolve_model(config, weight_path)
         self.threads = threads
+        self.live = LiveTab(self)
         self._predictors = {}
         self._root = tempfile.mkdtemp(prefix="ppgan-web-")
         self._work = None
@@ -126,24 +141,174 @@ class WebDemo:
         """(the CLI's argparse namespace for the page's choices, checked as the CLI checks it; its predictor)."""
         if not source or not driving:
             raise ValueError("choose a source image and a driving video")
+        args = self.arguments(model, relative, adapt_scale, mode, source_image=source, driving_video=driving,
+                              find_best_frame=bool(find_best_frame), audio=bool(audio), crop=crop)
+        check_animation_args(args)
+        return args, self._predictor(*self.models[model], args)
+
+    def arguments(self, model, relative, adapt_scale, mode, **given):
+        """The CLI's argparse namespace for the model named `model` and the page's motion options (those of the
+        model's family; the others are None, as the CLI leaves flags not given), with `given` set on it."""
         if model not in self.models:
             raise ValueError("unknown model %r" % (model,))
-        config, weights = self.models[model]
         from .face_crop import DEFAULT_RATIO
         from .predictor import predictor_class
 
-        family = predictor_class(config).family
+        family = predictor_class(self.models[model][0]).family
         args = argparse.Namespace(
-            source_image=source, driving_video=driving, threads=self.threads, batch_size=None, image_size=None,
-            backend="auto", ratio=DEFAULT_RATIO, best_frame=None, find_best_frame=bool(find_best_frame),
-            audio=bool(audio),
-            crop=crop, multi_person=False, no_progress=False, face_detector="auto", face_enhancement=False,
+            source_image=None, driving_video=None, threads=self.threads, batch_size=None, image_size=None,
+            backend="auto", ratio=DEFAULT_RATIO, best_frame=None, find_best_frame=False, audio=False,
+            crop="auto", multi_person=False, no_progress=False, face_detector="auto", face_enhancement=False,
             gpen_weight_path=None, slice_size=0,
             relative=bool(relative) if family == "FirstOrderModel" else None,
             adapt_scale=bool(adapt_scale) if family == "FirstOrderModel" else None,
             mode=mode if family == "TPSMMModel" else None)
-        check_animation_args(args)
-        return args, self._predictor(config, weights, args)
+        vars(args).update(given)
+        return args
+
+
+class LiveTab:
+    """The live tab's one session per process: camera frames of the page that holds it in, animated frames out.
+
+    A page (Gradio's session hash) takes the session with its first frame when none is running, or when the
+    holder sent no frame for `idle` seconds; every other page is answered LIVE_WAIT. The session (a
+    `ppgan.apps.live.LiveSession`, or `session_class`) is made for the page's model, motion options, crop and
+    source image, made again when one of them changes, and closed by `release` (the camera stopped, the page
+    left). Its predictor is kept for the next session of the same model and options. Its own, not the animation
+    tab's: the two may run at once, each on its own nets.
+    """
+
+    def __init__(self, web, session_class=None, idle=LIVE_IDLE, clock=time.monotonic):
+        self.web = web
+        self.session_class = session_class
+        self.idle = float(idle)
+        self.clock = clock
+        self.owner = None  # the page holding the session (its session hash)
+        self.last_frame = None  # when the owner's last frame arrived (clock)
+        self._state = threading.Lock()  # owner, last_frame
+        self._work = threading.Lock()  # the session and the predictor: making, animating, closing
+        self.session = None
+        self._session_owner = None
+        self._session_key = None
+        self._failed = None  # (key, error): a session that could not be made is not tried again at each frame
+        self._predictor_key = None
+        self._predictor = None
+        self._logged = None  # the last failure written to the log
+
+    def frame(self, owner, frame, model, source, crop="auto", relative=True, adapt_scale=True, mode="relative",
+              encode=None):
+        """(the animated frame, or None; a one-line status) for a camera frame (HxWx3 uint8 RGB) from the page
+        `owner`, with the page's choices. The frame is HxWx3 uint8, or what `encode` makes of it (its time counts in
+        the latency)."""
+        captured = time.monotonic()
+        now = self.clock()
+        with self._state:
+            if self.owner not in (None, owner) and now - self.last_frame < self.idle:
+                return None, LIVE_WAIT
+            self.owner, self.last_frame = owner, now
+        with self._work:
+            with self._state:
+                if self.owner != owner:  # released (or taken over) while this frame waited
+                    return None, LIVE_WAIT if self.owner is not None else "stopped"
+            if frame is None:
+                return None, "waiting for the camera"
+            if self._session_owner != owner:
+                self._close()
+            try:
+                session = self._session_for(owner, model, source, crop, relative, adapt_scale, mode)
+                out = session.process(frame, captured)
+                out = out.copy() if encode is None else encode(out)
+            except Exception as error:
+                message = _live_error(error, source)
+                if not isinstance(error, (PPGanError, ValueError)) and message != self._logged:
+                    logger.error("live animation failed", exc_info=error)  # once, not at every frame
+                    self._logged = message
+                return None, message
+            session.emitted()
+            with self._state:
+                if self.owner == owner:  # making the session may have taken longer than `idle`
+                    self.last_frame = self.clock()
+            return out, _live_status(session.stats())
+
+    def calibrate(self, owner):
+        """The page `owner`'s next frame becomes the reference of relative motion; returns a one-line status."""
+        with self._state:
+            if self.owner != owner:
+                return "start the camera first" if self.owner is None else LIVE_WAIT
+            session = self.session if self._session_owner == owner else None
+        if session is None:
+            return "start the camera first"
+        session.calibrate()
+        return "calibrating: hold still; this frame becomes the reference of the motion"
+
+    def release(self, owner):
+        """Free the session of the page `owner` (its camera stopped or the page left); another page's is kept."""
+        with self._state:
+            if self.owner != owner:
+                return
+            self.owner = None
+        with self._work:
+            with self._state:
+                if self.owner is not None and self.owner != self._session_owner:
+                    return  # a page that started since makes its own session
+            if self._session_owner == owner:
+                self._close()
+
+    def _close(self):
+        if self.session is not None:
+            close = getattr(self.session, "close", None)  # a LiveSession holds memory only: dropping it frees it
+            if close is not None:
+                close()
+            logger.info("live session closed after %d frames", self.session.frames)
+        self.session = self._session_owner = self._session_key = None
+
+    def _session_for(self, owner, model, source, crop, relative, adapt_scale, mode):
+        if not source:
+            raise ValueError("choose a source image: it is the avatar the camera animates")
+        args = self.web.arguments(model, relative, adapt_scale, mode)
+        key = (model, os.fspath(source), crop, args.relative, args.adapt_scale, args.mode)
+        if self.session is not None and self._session_key == key:
+            return self.session
+        self._close()
+        if self._failed is not None and self._failed[0] == key:
+            raise self._failed[1]
+        try:
+            predictor_key = key[:1] + key[3:]
+            if self._predictor_key != predictor_key:
+                self._predictor = self._predictor_key = None
+                self._predictor = make_predictor(*self.web.models[model], args)
+                self._predictor_key = predictor_key
+            session_class = self.session_class
+            if session_class is None:
+                from .live import LiveSession as session_class
+            # Gradio's webcam already sends the mirrored (selfie) view the page shows
+            session = session_class(self._predictor, avatars=[os.fspath(source)], crop=crop, output_size=LIVE_SIZE,
+                                    mirror=False)
+            session.prepare()  # the backend's export (the first time), the avatar's features
+        except Exception as error:
+            self._failed = (key, error)
+            raise
+        self._failed = None
+        self.session, self._session_owner, self._session_key = session, owner, key
+        logger.info("live session started (%s, avatar %s)", model, os.path.basename(os.fspath(source)))
+        return session
+
+
+def _live_error(error, source):
+    """The live tab's line for an exception: bad input in the CLI's words; a bug named, its details in the log."""
+    if isinstance(error, (PPGanError, ValueError)):
+        return "error: %s" % _uploaded_names(str(error), source)
+    return "error: the live animation failed (%s: %s); the server log has the details" % (
+        type(error).__name__, _uploaded_names(str(error), source))
+
+
+def _live_status(stats):
+    """The live tab's line: frame rate and latency (the server's part: frame in to JPEG out), frames, calibrations."""
+    line = "live: %d frames" % stats["frames"]
+    if stats.get("fps"):
+        line += " · %.1f frames/s · latency p50 %.0f ms, p95 %.0f ms" % (
+            stats["fps"], stats["latency_ms_p50"], stats["latency_ms_p95"])
+    return line + " · reference #%d" % stats.get("reference_count", 0)
 
 
 def _uploaded_names(message, *paths):
@@ -165,35 +330,49 @@ def build_page(web):
 
     with gr.Blocks(title="ppgan-fomm: image animation", analytics_enabled=False,
                    delete_cache=CACHE_LIFETIME) as page:
-        gr.Markdown("# Image animation\nThe object in the source image moves like the one in the driving video.")
+        gr.Markdown("# Image animation\nThe object in the source image moves like the one in the driving video, "
+                    "or live, like your face in the camera.")
         with gr.Row():
             source = _pass_uploads_through(gr.Image(
                 type="filepath", image_mode=None, label="source image", height=MEDIA_HEIGHT,
                 value=os.path.join(SAMPLES, "source_b.png"), elem_id="source"))
-            driving = gr.Video(label="driving video", height=MEDIA_HEIGHT,
-                               value=os.path.join(SAMPLES, "driving.mp4"), elem_id="driving")
-        model = gr.Dropdown(list(web.models), value=list(web.models)[0], label="model", elem_id="model")
-        applies = web.option_states(model.value)
-        with gr.Row():
-            # only the chosen model's options are shown (a disabled Gradio radio looks almost like an active one)
-            relative = gr.Checkbox(True, label="FOMM: relative motion", visible=applies["relative"],
-                                   elem_id="relative")
-            adapt_scale = gr.Checkbox(True, label="FOMM: adapt scale", visible=applies["adapt_scale"],
-                                      elem_id="adapt_scale")
-            mode = gr.Radio(list(MODES), value="relative", label="TPSMM: mode", visible=applies["mode"],
-                            elem_id="mode")
-        with gr.Row():
-            crop = gr.Radio(list(CROPS), value="auto", label="crop")
-            best = gr.Checkbox(False, label="find best frame")
-            audio = gr.Checkbox(False, label="keep audio")
-        run = gr.Button("Animate", variant="primary", elem_id="animate")
-        status = gr.Markdown(elem_id="status")
-        with gr.Row():
-            result = gr.Video(label="result", height=MEDIA_HEIGHT, elem_id="result")
-            kp_source = gr.Image(label="keypoints: source", height=MEDIA_HEIGHT, interactive=False, format="png",
-                                 elem_id="kp_source")
-            kp_reference = gr.Image(label="keypoints: reference driving frame", height=MEDIA_HEIGHT, format="png",
-                                    interactive=False, elem_id="kp_reference")
+            with gr.Column():
+                model = gr.Dropdown(list(web.models), value=list(web.models)[0], label="model", elem_id="model")
+                applies = web.option_states(model.value)
+                # only the chosen model's options are shown (a disabled Gradio radio looks almost like an active one)
+                relative = gr.Checkbox(True, label="FOMM: relative motion", visible=applies["relative"],
+                                       elem_id="relative")
+                adapt_scale = gr.Checkbox(True, label="FOMM: adapt scale", visible=applies["adapt_scale"],
+                                          elem_id="adapt_scale")
+                mode = gr.Radio(list(MODES), value="relative", label="TPSMM: mode", visible=applies["mode"],
+                                elem_id="mode")
+                crop = gr.Radio(list(CROPS), value="auto", label="crop", elem_id="crop")
+        with gr.Tabs():
+            with gr.Tab("Driving video", elem_id="video_tab"):
+                with gr.Row():
+                    driving = gr.Video(label="driving video", height=MEDIA_HEIGHT,
+                                       value=os.path.join(SAMPLES, "driving.mp4"), elem_id="driving")
+                    with gr.Column():
+                        best = gr.Checkbox(False, label="find best frame")
+                        audio = gr.Checkbox(False, label="keep audio")
+                        run = gr.Button("Animate", variant="primary", elem_id="animate")
+                        status = gr.Markdown(elem_id="status")
+                with gr.Row():
+                    result = gr.Video(label="result", height=MEDIA_HEIGHT, elem_id="result")
+                    kp_source = gr.Image(label="keypoints: source", height=MEDIA_HEIGHT, interactive=False,
+                                         format="png", elem_id="kp_source")
+                    kp_reference = gr.Image(label="keypoints: reference driving frame", height=MEDIA_HEIGHT,
+                                            format="png", interactive=False, elem_id="kp_reference")
+            with gr.Tab("Live camera", elem_id="live_tab"):
+                with gr.Row():
+                    camera = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="camera",
+                                      height=MEDIA_HEIGHT, elem_id="camera")
+                    live_out = _data_url_output(gr.Image(label="live", height=MEDIA_HEIGHT, interactive=False,
+                                                         buttons=["fullscreen"], elem_id="live"))
+                with gr.Row():
+                    calibrate = gr.Button("Calibrate", elem_id="calibrate")
+                    live_status = gr.Markdown("press Record under the camera; face it as the source image faces "
+                                              "you, then Calibrate", elem_id="live_status")
 
         def animate(src, drv, name, rel, adapt, mode_value, crop_value, best_value, audio_value,
                     progress=gr.Progress(track_tqdm=True)):
@@ -205,11 +384,34 @@ def build_page(web):
             states = web.option_states(name)
             return tuple(gr.update(visible=states[key]) for key in ("relative", "adapt_scale", "mode"))
 
+        def live_frame(frame, src, name, rel, adapt, mode_value, crop_value, request: gr.Request):
+            out, message = web.live.frame(request.session_hash, frame, name, src, crop_value, rel, adapt, mode_value,
+                                          encode=_jpeg_data_url)
+            # no frame (waiting, an error) clears the picture: an update (gr.skip) would give this page its own copy
+            # of the component, without the data URL output
+            return out, message
+
+        def live_calibrate(request: gr.Request):
+            return web.live.calibrate(request.session_hash)
+
+        def live_release(request: gr.Request):
+            web.live.release(request.session_hash)
+
         # outside the queue: choosing a model while an animation runs updates the options at once
         model.change(options_of, model, [relative, adapt_scale, mode], queue=False, show_progress="hidden",
                      api_visibility="undocumented")
         run.click(animate, [source, driving, model, relative, adapt_scale, mode, crop, best, audio],
                   [result, kp_source, kp_reference, status])
+        # the page posts a frame every LIVE_EVERY s; Gradio hands the function the newest when it is free (no
+        # queue of frames); an event of its own, so a running animation does not hold it up. It ends (then) when
+        # the camera stops; unload runs when the page goes away.
+        camera.stream(live_frame, [camera, source, model, relative, adapt_scale, mode, crop], [live_out, live_status],
+                      stream_every=LIVE_EVERY, concurrency_limit=None, show_progress="hidden",
+                      api_visibility="undocumented").then(live_release, None, None, queue=False,
+                                                          api_visibility="undocumented")
+        calibrate.click(live_calibrate, None, live_status, queue=False, show_progress="hidden",
+                        api_visibility="undocumented")
+        page.unload(live_release)
     return page.queue(default_concurrency_limit=1), gr.themes.Default(**SYSTEM_FONTS)
 
 
@@ -226,6 +428,34 @@ def _pass_uploads_through(image):
 
     image.preprocess = as_uploaded
     return image
+
+
+def _data_url_output(image):
+    """Make the gr.Image `image` show a data URL (`_jpeg_data_url`) as it is: live frames reach the page inside
+    the stream's message instead of as a file each in Gradio's cache (up to twenty a second)."""
+    from gradio.data_classes import ImageData
+
+    postprocess = image.postprocess
+
+    def as_data_url(value):
+        if isinstance(value, str) and value.startswith("data:image/"):
+            return ImageData(url=value)
+        return postprocess(value)
+
+    image.postprocess = as_data_url
+    return image
+
+
+def _jpeg_data_url(frame):
+    """An HxWx3 uint8 RGB frame as a JPEG data URL."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(frame).save(buffer, format="JPEG", quality=LIVE_JPEG_QUALITY)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _uint8(image):
