@@ -532,6 +532,13 @@ class LiveSession:
         """End :meth:`run` before its next frame (from any thread)."""
         self._stop_requested = True
 
+    def close(self):
+        """Release what the avatars hold on the backend (their keypoints and features); a run in progress ends."""
+        self.stop()
+        for avatar in self.avatars:
+            avatar.prepared = None
+        self._drawn = None
+
     def press(self, key):
         """Run the control of a key (KEYS); returns its name, or None for a key without one."""
         action = KEYS.get(key)

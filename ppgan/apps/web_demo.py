@@ -172,15 +172,14 @@ class LiveTab:
 
     A page (Gradio's session hash) takes the session with its first frame when none is running, or when the
     holder sent no frame for `idle` seconds; every other page is answered LIVE_WAIT. The session (a
-    `ppgan.apps.live.LiveSession`, or `session_class`) is made for the page's model, motion options, crop and
+    `ppgan.apps.live.LiveSession`) is made for the page's model, motion options, crop and
     source image, made again when one of them changes, and closed by `release` (the camera stopped, the page
     left). Its predictor is kept for the next session of the same model and options. Its own, not the animation
     tab's: the two may run at once, each on its own nets.
     """
 
-    def __init__(self, web, session_class=None, idle=LIVE_IDLE, clock=time.monotonic):
+    def __init__(self, web, idle=LIVE_IDLE, clock=time.monotonic):
         self.web = web
-        self.session_class = session_class
         self.idle = float(idle)
         self.clock = clock
         self.owner = None  # the page holding the session (its session hash)
@@ -256,9 +255,7 @@ class LiveTab:
 
     def _close(self):
         if self.session is not None:
-            close = getattr(self.session, "close", None)  # a LiveSession holds memory only: dropping it frees it
-            if close is not None:
-                close()
+            self.session.close()
             logger.info("live session closed after %d frames", self.session.frames)
         self.session = self._session_owner = self._session_key = None
 
@@ -278,11 +275,10 @@ class LiveTab:
                 self._predictor = self._predictor_key = None
                 self._predictor = make_predictor(*self.web.models[model], args)
                 self._predictor_key = predictor_key
-            session_class = self.session_class
-            if session_class is None:
-                from .live import LiveSession as session_class
+            from .live import LiveSession
+
             # Gradio's webcam already sends the mirrored (selfie) view the page shows
-            session = session_class(self._predictor, avatars=[os.fspath(source)], crop=crop, output_size=LIVE_SIZE,
+            session = LiveSession(self._predictor, avatars=[os.fspath(source)], crop=crop, output_size=LIVE_SIZE,
                                     mirror=False)
             session.prepare()  # the backend's export (the first time), the avatar's features
         except Exception as error:

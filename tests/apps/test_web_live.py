@@ -119,19 +119,17 @@ def test_bad_choices_are_one_line_in_the_status(web, camera, tmp_path):
 
 def test_a_failure_inside_the_session_is_one_line_logged_once(web, camera, monkeypatch):
     from ppgan.apps import web_demo
+    from ppgan.apps.live import LiveSession
     from ppgan.apps.web_demo import LiveTab
 
     logged = []
     monkeypatch.setattr(web_demo.logger, "error", lambda message, *args, **kwargs: logged.append(message))
 
-    class Broken:
-        def __init__(self, predictor, avatars, **options):
-            raise RuntimeError("camera on fire")
+    def broken(session):
+        raise RuntimeError("camera on fire")
 
-        def prepare(self):
-            pass
-
-    live = LiveTab(web, session_class=Broken)
+    monkeypatch.setattr(LiveSession, "prepare", broken)
+    live = LiveTab(web)
     for frame in camera[:3]:
         assert live.frame("a", frame, TPSMM, SOURCE) == (
             None, "error: the live animation failed (RuntimeError: camera on fire); the server log has the details")
