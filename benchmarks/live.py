@@ -122,7 +122,7 @@ def prepare(spec):
     import numpy as np
 
     from ppgan.apps import face_crop
-    from ppgan.apps.live import DETECT_SIDE, FaceTracker
+    from ppgan.apps.live import FaceTracker, detection_copy
     from ppgan.datasets import synthetic
     from ppgan.utils.video import count_frames, iter_frames, save_image, write_video
 
@@ -148,9 +148,9 @@ def prepare(spec):
     for frame in iter_frames(made["camera"]):
         tracker.update(frame)
         found += bool(tracker.face_visible)
-    scale = min(1.0, DETECT_SIDE / float(max(width, height)))
+    copy = detection_copy(np.zeros((height, width, 3), np.uint8))[0]
     made["face_check"] = {"detector": type(detector).__name__, "found": found, "frames": made["frames"],
-                          "copy": "%dx%d" % (round(width * scale), round(height * scale)),
+                          "copy": "%dx%d" % (copy.shape[1], copy.shape[0]),
                           "avatar": bool(face_crop.detect_faces(_avatar_image(made["avatar"]), detector))}
 
     from animate import prepare as prepare_model  # random weights, written as benchmarks/animate.py writes them

@@ -36,7 +36,10 @@ CROPS = ("auto", "face", "none")
 VIEWS = ("paste", "crop")
 DEFAULT_OUTPUT_SIZE = (512, 512)  # (W, H) of the output frames
 DEFAULT_DETECT_EVERY = 5  # the face detector runs on one camera frame in this many
-DETECT_SIDE = 320  # ... on a copy whose longer side is at most this many pixels
+# ... on a copy whose shorter side is at most this many pixels: the size dlib's HOG detector looks at without
+# upsampling (ppgan.detectors.dlib_face); a 320x240 copy of a 640x480 camera was upsampled back to 640x480, and a
+# detection took 30 ms instead of 8
+DETECT_SIDE = 256
 ZOOM_RANGE = (0.5, 4.0)
 ZOOM_STEP = 1.1
 STATS_WINDOW = 250  # frames the rolling figures (fps, latency percentiles) are taken over
@@ -253,10 +256,21 @@ class VideoCamera(Camera):
             self._video.close()
 
 
+def detection_copy(frame):
+    """(the copy of `frame` the tracker's detector looks at, its scale): shrunk so that its shorter side is at most
+    DETECT_SIDE pixels, never enlarged."""
+    height, width = frame.shape[:2]
+    scale = min(1.0, DETECT_SIDE / float(min(height, width)))
+    if scale == 1.0:
+        return frame, scale
+    size = (max(1, int(round(width * scale))), max(1, int(round(height * scale))))
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA), scale
+
+
 class FaceTracker:
     """The square around the face in camera frames, followed from frame to frame.
 
-    The face detector runs on the first frame and on every `detect_every`-th after it, on a copy whose longer
+    The face detector runs on the first frame and on every `detect_every`-th after it, on a copy whose shorter
     side is at most DETECT_SIDE pixels. A detection moves the square's target only when the face moved or
     changed size by more than `deadzone` of the square's side: within it, the head's motion stays in the crop,
     where relative motion measures it against the reference frame. The square eases towards its target
@@ -293,11 +307,7 @@ class FaceTracker:
         return x, y, max(side, 1), max(side, 1)
 
     def _detect(self, frame):
-        height, width = frame.shape[:2]
-        scale = min(1.0, DETECT_SIDE / float(max(height, width)))
-        small = frame if scale == 1.0 else cv2.resize(frame, (max(1, int(round(width * scale))),
-                                                              max(1, int(round(height * scale)))),
-                                                      interpolation=cv2.INTER_AREA)
+        small, scale = detection_copy(frame)
         faces = face_crop.detect_faces(small, self.detector)
         visible = bool(faces)
         if visible != self.face_visible:
@@ -552,6 +562,10 @@ class LiveSession:
     def prepare(self):
         """Make ready what frames need (the backend's export, each avatar's keypoints and features, the backend's
         first call), so that none of it is paid while the camera runs."""
+        if self.predictor.backend == "inference" and self.predictor.device == "cpu":
+            logger.warning("Paddle Inference holds Python's interpreter lock while it computes, which stops the "
+                           "camera's thread: frames arrive late and latency grows; on the CPU animate live with "
+                           "backend 'onnx' (--backend onnx, the default when ONNX Runtime is installed)")
         for avatar in self.avatars:
             self._prepared(avatar)
         prepared = self.avatar.prepared
