@@ -104,7 +104,8 @@ def reconstruct_frames(config, weights, frames, wanted):
 
 
 def compose(rows, frames, scale):
-    """The sheet (uint8 RGB) of `rows`, [(label, [uint8 HxWx3 per column])], columns titled by `frames`."""
+    """The sheet (uint8 RGB) of `rows`, [(label, [uint8 HxWx3 per column])], columns titled by `frames` (a frame
+    number is shown as 'frame N', a string as it is)."""
     import cv2
     import numpy as np
 
@@ -118,7 +119,7 @@ def compose(rows, frames, scale):
     ink = (20, 20, 20)
     for j, index in enumerate(frames):
         x = label_width + j * (cell_w + GAP)
-        text = "frame %d" % index
+        text = index if isinstance(index, str) else "frame %d" % index
         size = cv2.getTextSize(text, FONT, FONT_SCALE, FONT_THICKNESS)[0]
         cv2.putText(sheet, text, (x + (cell_w - size[0]) // 2, HEADER - 8), FONT, FONT_SCALE, ink, FONT_THICKNESS,
                     cv2.LINE_AA)
