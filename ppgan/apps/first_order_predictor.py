@@ -77,7 +77,8 @@ class FirstOrderPredictor(AnimationPredictor):
     def __init__(self, config=None, weight_path=None, relative=None, adapt_scale=None, align_corners=None,
                  image_size=None, batch_size=None, num_threads=None, backend="auto", device=None, use_trt=False,
                  model_dir=None, *, mobile_net=False, border_correction=None, **run_options):
-        if isinstance(config, (str, os.PathLike)) and not os.path.exists(config) \
+        # a folder is never a config: PaddleGAN's output folder usually exists (its demo and ours write there)
+        if isinstance(config, (str, os.PathLike)) and not os.path.isfile(config) \
                 and not os.fspath(config).lower().endswith((".yaml", ".yml")):
             raise InputError("config %r is not a config file: FirstOrderPredictor's first positional argument is the "
                              "config (PaddleGAN's is the output folder: pass output=%r by name)" % (config, config))

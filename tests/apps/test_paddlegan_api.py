@@ -112,7 +112,11 @@ def test_paddlegan_arguments_are_accepted_and_slice_size_changes_nothing(model, 
         FirstOrderPredictor(config=model[0], weight_path=model[1], no_such_option=1)
 
 
-def test_paddlegans_positional_order_is_one_clear_error(model):
+def test_paddlegans_positional_order_is_one_clear_error(model, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match="pass output='output' by name"):
+        FirstOrderPredictor("output", model[1])
+    (tmp_path / "output").mkdir()  # where PaddleGAN's demo, or ours, has written before
     with pytest.raises(InputError, match="pass output='output' by name"):
         FirstOrderPredictor("output", model[1])
 
