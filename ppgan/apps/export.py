@@ -295,10 +295,14 @@ def cache_folder(model_config, weight_path, image_size):
 def cached_export(kp_detector, generator, folder, image_size, onnx=False, weight_path=None, avd_network=None,
                   model="FirstOrderModel"):
     """Export into the cache `folder` (from cache_folder) unless it is there already; returns `folder`."""
+    from . import cache
+
     if is_export(folder):
+        cache.touch(folder)
         if onnx:
             add_onnx(folder)
         return folder
+    cache.check_free_space(folder)
     logger.info("exporting the model at %dx%d for faster inference (once; cached in %s)",
                 image_size[1], image_size[0], folder)
     try:
@@ -308,4 +312,5 @@ def cached_export(kp_detector, generator, folder, image_size, onnx=False, weight
     except OSError as e:
         raise ExportError("cannot write the export cache %s (%s): set PPGAN_CACHE_DIR to a writable folder, or "
                           "use the dygraph backend (--backend dygraph)" % (folder, e.strerror or e)) from None
+    cache.prune(keep=[folder])
     return folder
