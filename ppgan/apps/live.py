@@ -382,7 +382,7 @@ class Avatar:
             side = max(w, h)  # the padded square, whose visible part is the letterboxed image
             self.box = (left + (w - side) // 2, top + (h - side) // 2, side, side)
         self.has_face = bool(faces)
-        self.prepared = None  # the predictor's PreparedSource, made when the avatar is first shown
+        self.prepared = None  # the predictor's PreparedSource (LiveSession.prepare makes it)
 
 
 def avatar_paths(source_image=None, folder=None):
@@ -448,6 +448,8 @@ class LiveSession:
         self.ratio = face_crop.check_ratio(ratio)
         self.tracker = FaceTracker(face_detector, detect_every)
         self.avatars, avatars, error = [], list(avatars), None
+        if not avatars:
+            raise InputError("no avatar given: pass at least one image path")
         for path in avatars:
             try:
                 self.avatars.append(Avatar(path, self.size[0], self.output_shape, crop, self.tracker.detector))
