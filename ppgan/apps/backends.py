@@ -203,9 +203,9 @@ class OnnxBackend(_ExportedBackend):
         options.intra_op_num_threads = int(num_threads)
         options.inter_op_num_threads = 1
         # Idle intra-op threads sleep instead of spinning: each graph's session has a pool of its own, and spinning
-        # pools took the cores the next graph and the caller's thread needed. Measured on 2 cores (model only,
-        # ms/frame, spinning -> not): shipped TPSMM 23.8 -> 12.4, shipped FOMM 16.2 -> 9.1 at batch 1; vox-256
-        # FOMM 304 -> 251, TPSMM 780 -> 704 (docs/en_US/deployment.md)
+        # pools took the cores the next graph and the caller's thread needed. Measured on 2 cores in alternating
+        # pairs (model only, ms/frame at batch 1, spinning -> not): shipped TPSMM 17.3 -> 8.6, shipped FOMM
+        # 13.0 -> 6.4, vox-256 FOMM 303 -> 261, vox-256 TPSMM unchanged (docs/en_US/deployment.md)
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = ["CPUExecutionProvider"]
         if device == "gpu":
