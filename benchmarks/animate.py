@@ -376,17 +376,24 @@ def child(task, spec_json):
 
 
 def _run(task, spec, threads=None):
+    return run_child(__file__, task, spec, threads)
+
+
+def run_child(script, task, spec, threads=None):
+    """Run `script --child task spec` in a fresh process (with `threads` CPU threads when given), echo what it
+    prints, and return the JSON it wrote to spec['result']; a failed child ends the benchmark with its error."""
     env = dict(os.environ)
     if threads is not None:
         # FirstOrderPredictor's default follows FLAGS_paddle_num_threads; Paddle reads both at import
         env["FLAGS_paddle_num_threads"] = str(threads)
         env["OMP_NUM_THREADS"] = str(threads)
-    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", task, json.dumps(spec)], env=env,
+    proc = subprocess.run([sys.executable, os.path.abspath(script), "--child", task, json.dumps(spec)], env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     sys.stdout.write(proc.stdout)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr[-4000:])
-        raise SystemExit("%s failed (exit code %d): %s" % (task, proc.returncode, json.dumps(spec)))
+        raise SystemExit("%s: %s failed (exit code %d): %s" % (os.path.basename(script), task, proc.returncode,
+                                                                json.dumps(spec)))
     with open(spec["result"]) as f:
         return json.load(f)
 

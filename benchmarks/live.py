@@ -52,7 +52,6 @@ would hand over stale buffered frames.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -270,14 +269,9 @@ def child(task, spec_json):
 
 
 def _run(task, spec):
-    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", task, json.dumps(spec)],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    sys.stdout.write(proc.stdout)
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stderr[-4000:])
-        raise SystemExit("live.py: %s failed (exit code %d): %s" % (task, proc.returncode, json.dumps(spec)))
-    with open(spec["result"]) as f:
-        return json.load(f)
+    from animate import run_child  # a fresh process per configuration, as benchmarks/animate.py runs its own
+
+    return run_child(__file__, task, spec)
 
 
 def _ms(value):
