@@ -29,9 +29,12 @@ mode, pooled over every frame of every pair:
   sharpness   mean Laplacian variance of the output frames / of the ground-truth frames
               (ppgan.metrics.laplacian_variance, at the output size).
 
-Two reference rows are scored alike: "pose only" is the source warped by the true head motion of each frame
+Three reference rows are scored alike: "pose only" is the source warped by the true head motion of each frame
 (benchmarks/warp_sharpness.py's true flow at full resolution, bicubic): what a perfect pose transfer without
-any expression change gives; "driving frames" is the driving video itself (identity B), how far the other
+any expression change gives; "pose drawn" is identity A drawn by the renderer at the true pose with frame 0's
+eyelids, gaze and mouth (ppgan.datasets.cross_identity.still_expression): the same without the resampling, so
+the gap between the two is what a bicubic warp costs, and a model below "pose drawn" in a region passes on
+some of that region's expression; "driving frames" is the driving video itself (identity B), how far the other
 identity is from the truth. A second table gives the spread across pairs: the per-pair ratios' median,
 minimum and maximum, and the bootstrap standard deviation of the pooled ratio (pairs resampled).
 
@@ -76,7 +79,7 @@ FAMILY_MODES = {
 DEFAULT_MODES = {"FirstOrderModel": ("relative", "relative-unscaled", "absolute"),
                  "TPSMMModel": ("relative", "standard")}
 BASELINE = ("baseline", "source repeated")
-REFERENCES = (("pose only", "true head motion"), ("driving frames", "identity B"))
+REFERENCES = (("pose only", "true head motion"), ("pose drawn", "no expression"), ("driving frames", "identity B"))
 BOOTSTRAP = 1000
 SHEET_SCALE = 3
 
@@ -233,6 +236,16 @@ def predictor(family, config, weights, mode, size, batch_size, threads):
     cls = FirstOrderPredictor if family == "FirstOrderModel" else TPSMMPredictor
     return cls(config, weights, image_size=size, batch_size=batch_size, num_threads=threads, backend="dygraph",
                progress=False, **FAMILY_MODES[family][mode])
+
+
+def pose_drawn(pair, size):
+    """Identity A drawn at the true pose of every frame with the expression of frame 0 (uint8)."""
+    from ppgan.datasets.cross_identity import still_expression
+    from ppgan.datasets.synthetic import SUPERSAMPLE, render_background, render_face
+
+    identity, motion = pair["identities"]["A"], still_expression(pair["motion"])
+    background = render_background(identity, size * SUPERSAMPLE)
+    return np.stack([render_face(identity, motion, i, size, background) for i in range(len(pair["truth"]))])
 
 
 def pose_only(pair, size):
@@ -425,14 +438,15 @@ def evaluate(models, modes=None, *, pairs=4, frames=16, size=64, seed=None, self
     if self_driven:
         for pair in data:
             pair["driving"] = pair["truth"]
-    references = REFERENCES if not self_driven else (REFERENCES[0], (REFERENCES[1][0], "= ground truth"))
+    references = REFERENCES if not self_driven else REFERENCES[:2] + ((REFERENCES[2][0], "= ground truth"),)
     baseline, references = Scores(), {ref: Scores() for ref in references}
     truth_sharpness = []
     for pair in data:
         pair["pose_only"] = pose_only(pair, size)
         baseline.add_pair(np.repeat(pair["source"][None], frames, axis=0), pair)
-        pose_row, driving_row = references
+        pose_row, drawn_row, driving_row = references
         references[pose_row].add_pair(pair["pose_only"], pair)
+        references[drawn_row].add_pair(pose_drawn(pair, size), pair)
         references[driving_row].add_pair(pair["driving"], pair)
         truth_sharpness.extend(laplacian_variance(frame) for frame in pair["truth"])
     truth_sharpness = float(np.mean(truth_sharpness))

@@ -36,6 +36,8 @@ from .synthetic import SUPERSAMPLE, _rng, random_identity, random_motion, render
 CROSS_IDENTITY_SEED = 2525
 REGION_THRESHOLD = 8    # uint8 levels: a region pixel changes by more than this in some channel
 REGIONS = ("eyes", "mouth")
+# the motion keys that are expression, not head pose: eyelids, gaze and mouth
+EXPRESSION_KEYS = ("eyes_open", "pupil_x", "pupil_y", "mouth_open")
 # the feature each region toggles and its two extreme values (closed, open)
 REGION_FEATURES = {"eyes": ("eyes_open", 0.0, 1.0), "mouth": ("mouth_open", 0.0, 1.0)}
 
@@ -52,6 +54,14 @@ def frame_motion(motion, index, **changes):
     for key, value in changes.items():
         one[key][0] = value
     return one
+
+
+def still_expression(motion):
+    """`motion` with every expression key (EXPRESSION_KEYS) held at its frame-0 value: the head moves, the face
+    keeps the expression it starts with. Drawn for identity A, the best any animation that passes on no
+    expression can do."""
+    return {key: (np.full_like(values, values[0]) if key in EXPRESSION_KEYS else values)
+            for key, values in motion.items()}
 
 
 def region_masks(identity, motion, index, size, background=None):

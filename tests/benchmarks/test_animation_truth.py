@@ -41,13 +41,16 @@ def test_a_tiny_run_prints_the_table_and_writes_the_sheet(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "2 cross-identity pairs (seed 2525, pairs 0-1), 3 frames, 64x64" in out
     rows = _rows(out)
-    assert list(rows) == ["baseline source repeated", "pose only true head motion", "driving frames identity B",
+    assert list(rows) == ["baseline source repeated", "pose only true head motion", "pose drawn no expression",
+                          "driving frames identity B",
                           "TPSMM relative", "TPSMM standard", "FOMM relative", "FOMM relative-unscaled",
                           "FOMM absolute"]
     whole, eyes, mouth, *ratios, sharpness = rows["baseline source repeated"]
     assert ratios == [1.0, 1.0, 1.0] and 0 < whole < eyes and mouth > 0
     for name, figures in rows.items():
         assert all(math.isfinite(v) and v >= 0 for v in figures), name
+    # drawn without resampling, the pose is nearer the truth than the source warped to it
+    assert rows["pose drawn no expression"][3] < rows["pose only true head motion"][3] < 1
     # a model moves the face: closer to the truth than the source left where it was
     assert rows["TPSMM relative"][3] < 1
     assert "spread across the 2 pairs" in out and "mouth closing" in out
@@ -74,7 +77,7 @@ def test_figures_of_evaluate_are_per_model_and_mode(tmp_path):
     np.testing.assert_allclose(baseline["pair_ratio"]["eyes"], 1.0)
     assert baseline["ratio_sd"]["whole"] == 0
     # self-driven, the driving frames are the ground truth
-    assert result["rows"][2]["mode"] == "= ground truth" and result["rows"][2]["l1"]["whole"] == 0
+    assert result["rows"][3]["mode"] == "= ground truth" and result["rows"][3]["l1"]["whole"] == 0
     gain = result["expression_gain"][0]
     assert gain["model"] == "mine" and len(gain["eyes"]["keypoints"]) == 25
     assert all(np.isfinite(gain[region][name][0]) for region in ("eyes", "mouth") for name in ("cross", "self"))

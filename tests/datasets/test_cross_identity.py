@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from ppgan.datasets import synthetic
-from ppgan.datasets.cross_identity import (CROSS_IDENTITY_SEED, REGION_THRESHOLD, cross_identity_pair,
-                                           cross_identity_set, frame_motion, region_masks)
+from ppgan.datasets.cross_identity import (CROSS_IDENTITY_SEED, EXPRESSION_KEYS, REGION_THRESHOLD,
+                                           cross_identity_pair, cross_identity_set, frame_motion, region_masks,
+                                           still_expression)
 from ppgan.utils.errors import InputError
 
 
@@ -65,3 +66,22 @@ def test_the_held_out_seed_is_used_by_nothing_else():
     assert len(list(cross_identity_set(2, num_frames=3, size=32, masks=False))) == 2
     with pytest.raises(InputError, match="num_frames"):
         cross_identity_pair(CROSS_IDENTITY_SEED, 0, num_frames=0)
+
+
+def test_still_expression_keeps_the_pose_and_holds_the_face_at_frame_0(pair):
+    motion = pair["motion"]
+    still = still_expression(motion)
+    assert set(still) == set(motion) and set(EXPRESSION_KEYS) < set(motion)
+    for key, values in motion.items():
+        if key in EXPRESSION_KEYS:
+            np.testing.assert_array_equal(still[key], np.full_like(values, values[0]))
+        else:
+            np.testing.assert_array_equal(still[key], values)
+    assert motion["eyes_open"].std() > 0      # the caller's motion is left as it was
+    # drawn still, frame 0 is the source and later frames differ from the truth only where a feature moved
+    identity = pair["identities"]["A"]
+    np.testing.assert_array_equal(synthetic.render_face(identity, still, 0, 64), pair["source"])
+    frame = int(np.argmax(np.abs(motion["mouth_open"] - motion["mouth_open"][0])))
+    drawn = synthetic.render_face(identity, still, frame, 64).astype(int)
+    changed = (np.abs(drawn - pair["truth"][frame]) > REGION_THRESHOLD).any(axis=2)
+    assert changed.any() and not (changed & ~(pair["eyes"][frame] | pair["mouth"][frame])).any()
