@@ -17,6 +17,7 @@ ppgan.apps, dygraph backend):
          relative-unscaled   relative motion, adapt_scale=False
          standard            the driving keypoints as they are
          avd                 the AVD network's keypoints (weights with an avd_network only)
+         relative-affine     each spline's affine motion carried onto the source's control points
 
 (default modes: FOMM relative, relative-unscaled, absolute; TPSMM relative, standard). Printed per model x
 mode, pooled over every frame of every pair:
@@ -74,7 +75,8 @@ FAMILY_MODES = {
     "TPSMMModel": {"relative": {"mode": "relative"},
                    "relative-unscaled": {"mode": "relative", "adapt_scale": False},
                    "standard": {"mode": "standard"},
-                   "avd": {"mode": "avd"}},
+                   "avd": {"mode": "avd"},
+                   "relative-affine": {"mode": "relative-affine"}},
 }
 DEFAULT_MODES = {"FirstOrderModel": ("relative", "relative-unscaled", "absolute"),
                  "TPSMMModel": ("relative", "standard")}

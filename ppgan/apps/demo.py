@@ -24,6 +24,8 @@ SHIPPED_MODEL_DIRS = {"FirstOrderModel": os.path.join(_APPS, "default_model"),
 DEFAULT_MODEL_DIR = SHIPPED_MODEL_DIRS["TPSMMModel"]
 DEFAULT_CONFIG = os.path.join(DEFAULT_MODEL_DIR, "config.yaml")
 DEFAULT_WEIGHTS = os.path.join(DEFAULT_MODEL_DIR, "weights.pdparams")
+# TPSMM's motion modes (--mode), ppgan.models.tpsmm_model.ANIMATE_MODES without importing Paddle for --help
+TPSMM_MODES = ("relative", "standard", "avd", "relative-affine")
 DEFAULT_OUTPUT, DEFAULT_FILENAME = "output", "result.mp4"
 RELEASED_HELP = (
     "get a released checkpoint of the original project (e.g. vox-cpk.pth.tar, linked from "
@@ -59,11 +61,14 @@ def add_motion_args(parser):
     parser.add_argument("--adapt_scale", action=argparse.BooleanOptionalAction, default=None,
                         help="FOMM: scale the relative motion by the ratio of the keypoints' convex hull areas "
                              "(source / driving), for objects of different sizes (default: on)")
-    parser.add_argument("--mode", choices=("relative", "standard", "avd"), default=None,
+    parser.add_argument("--mode", choices=TPSMM_MODES, default=None,
                         help="TPSMM: relative (the source's control points moved as the driving ones moved since the "
                              "reference frame, scaled by their hull areas), standard (the driving control points as "
-                             "they are) or avd (the AVD network puts the driving pose on the source's identity; the "
-                             "weights must hold one) (default: relative)")
+                             "they are), avd (the AVD network puts the driving pose on the source's identity; the "
+                             "weights must hold one) or relative-affine (each spline's affine motion since the "
+                             "reference frame applied to the source's control points: a turning or shrinking "
+                             "driving face turns or shrinks the source's face about its own points; unscaled) "
+                             "(default: relative)")
 
 
 def add_face_args(parser):

@@ -1,10 +1,9 @@
 """Animate a source image with a driving video: the Python API of the Thin-Plate Spline Motion Model."""
-from ppgan.modules.geometry import movement_scale, relative_control_points
+from ppgan.models.tpsmm_model import ANIMATE_MODES as MODES
+from ppgan.modules.geometry import affine_relative_control_points, movement_scale, relative_control_points
 from ppgan.utils.errors import CheckpointError, InputError
 
 from .predictor import PREDICTORS, AnimationPredictor
-
-MODES = ("relative", "standard", "avd")
 
 
 @PREDICTORS.register("TPSMMModel")
@@ -15,6 +14,9 @@ class TPSMMPredictor(AnimationPredictor):
       frames' motion since the reference frame, scaled by the ratio of the control points' convex hull
       areas (its `relative_kp`); 'standard': the driving control points as they are; 'avd': the AVD
       network puts the driving pose on the source's identity (the weights must hold an `avd_network`).
+      One of ours, 'relative-affine': each spline's affine motion since the reference frame (fitted to its
+      control points) carried onto the source's points, so a turning or shrinking face turns or shrinks the
+      source's face about its own points (geometry.affine_relative_control_points; unscaled).
     adapt_scale: in relative mode, scale the motion by the hull-area ratio as the original always does (True);
       False moves the source's control points by the driving ones' motion unscaled (FOMM's --no-adapt_scale).
     The other arguments are :class:`~ppgan.apps.predictor.AnimationPredictor`'s (config, weight_path,
@@ -49,7 +51,7 @@ class TPSMMPredictor(AnimationPredictor):
             raise InputError("--%srelative contradicts --mode %s: give one of them"
                              % ("" if relative else "no-", mode))
         if adapt is not None and mode != "relative":
-            if mode == "avd" or adapt:
+            if mode in ("avd", "relative-affine") or adapt:
                 raise InputError("--%sadapt_scale applies to relative motion only, not to --mode %s"
                                  % ("" if adapt else "no-", mode))
         return {"mode": mode, "adapt_scale": adapt is not False}
@@ -74,4 +76,7 @@ class TPSMMPredictor(AnimationPredictor):
             return kp_driving
         if self.mode == "avd":
             return backend.avd(kp_source, kp_driving)
+        if self.mode == "relative-affine":
+            return affine_relative_control_points(kp_source, kp_driving, reference["initial"],
+                                                  self.points_per_transform)
         return relative_control_points(kp_source, kp_driving, reference["initial"], reference["scale"])

@@ -31,7 +31,7 @@ from ppgan.utils.errors import PPGanError
 from ppgan.utils.logger import get_logger
 from ppgan.utils.visual import keypoint_preview
 
-from .demo import (DEFAULT_CONFIG, DEFAULT_WEIGHTS, HelpFormatter, check_animation_args, check_output,
+from .demo import (DEFAULT_CONFIG, DEFAULT_WEIGHTS, TPSMM_MODES, HelpFormatter, check_animation_args, check_output,
                    make_predictor, open_animation, output_path, resolve_model, write_animation)
 
 SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -40,7 +40,6 @@ SHIPPED_FOMM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "default
 logger = get_logger("ppgan.apps")
 MAX_FILE_SIZE = "100mb"  # per upload
 CROPS = ("auto", "face", "none")
-MODES = ("relative", "standard", "avd")
 MEDIA_HEIGHT = 320  # pixels of each image and video on the page
 PREVIEW_HEIGHT = 256  # rows of the keypoint pictures
 CACHE_LIFETIME = (3600, 3600)  # Gradio's copies of uploads and results: checked hourly, removed after an hour
@@ -340,7 +339,7 @@ def build_page(web):
                                        elem_id="relative")
                 adapt_scale = gr.Checkbox(True, label="FOMM: adapt scale", visible=applies["adapt_scale"],
                                           elem_id="adapt_scale")
-                mode = gr.Radio(list(MODES), value="relative", label="TPSMM: mode", visible=applies["mode"],
+                mode = gr.Radio(list(TPSMM_MODES), value="relative", label="TPSMM: mode", visible=applies["mode"],
                                 elem_id="mode")
                 crop = gr.Radio(list(CROPS), value="auto", label="crop", elem_id="crop")
         with gr.Tabs():

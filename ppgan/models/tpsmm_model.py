@@ -16,7 +16,8 @@ from ppgan.models.criterions import equivariance_value_loss
 from ppgan.models.generators.inpainting import TPSAnimator
 from ppgan.models.training import ReconstructionLoss, autocast, backward_and_step, check_finite, clip_grad_norm_inf
 from ppgan.modules.builder import AVD_NETWORKS, BG_PREDICTORS, DENSE_MOTIONS, KP_DETECTORS
-from ppgan.modules.geometry import RandomTransform, movement_scale, relative_control_points, thin_plate_kernel
+from ppgan.modules.geometry import (RandomTransform, affine_relative_control_points, movement_scale,
+                                   relative_control_points, thin_plate_kernel)
 from ppgan.solver.builder import OptimizerSpec
 from ppgan.utils.config import SECTIONS
 from ppgan.utils.errors import CheckpointError, ConfigError
@@ -60,7 +61,7 @@ TRAIN_AVD_SECTION = {
 }
 
 ANIMATE_SECTION = {"num_pairs": 50, "format": ".mp4", "mode": "relative"}
-ANIMATE_MODES = ("relative", "standard", "avd")
+ANIMATE_MODES = ("relative", "standard", "avd", "relative-affine")
 
 WEIGHT_DECAY = 1e-4   # the original's Adam(weight_decay=1e-4) of the first stage
 MAX_GRAD_NORM = 10    # the original's clip_grad_norm_(max_norm=10, norm_type=inf)
@@ -113,7 +114,9 @@ class KeypointNormalizer:
     """TPSMM's keypoint normalisation for animation, the original demo's modes (`animate.mode`): 'relative'
     (the source's control points moved by the driving motion since the initial frame, scaled by the ratio of the
     control points' convex hull areas: geometry.relative_control_points, geometry.movement_scale), 'standard'
-    (the driving control points as they are) or 'avd' (the AVD network's driving pose on the source identity)."""
+    (the driving control points as they are), 'avd' (the AVD network's driving pose on the source identity), and
+    one of ours, 'relative-affine' (each spline's affine motion since the initial frame carried onto the source's
+    control points: geometry.affine_relative_control_points)."""
 
     def __init__(self, mode, avd_network=None):
         self.mode = mode
@@ -133,6 +136,10 @@ class KeypointNormalizer:
             return kp_driving
         if self.mode == "avd":
             return self.avd_network(kp_source, kp_driving)
+        if self.mode == "relative-affine":
+            moved = affine_relative_control_points(*({"fg_kp": kp["fg_kp"].numpy()}
+                                                     for kp in (kp_source, kp_driving, kp_initial)))
+            return {"fg_kp": paddle.to_tensor(moved["fg_kp"])}
         return relative_control_points(kp_source, kp_driving, kp_initial, scale)
 
 

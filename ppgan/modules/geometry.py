@@ -416,6 +416,50 @@ def relative_control_points(kp_source, kp_driving, kp_driving_initial, scale=1.0
     return {"fg_kp": (kp_driving["fg_kp"] - kp_driving_initial["fg_kp"]) * scale + kp_source["fg_kp"]}
 
 
+def spline_linear_motion(points_initial, points, points_per_transform=5, ridge=1e-4):
+    """L_k, the linear part of the least-squares affine map A_k(z) = L_k (z - mean p_D1) + mean p_D taking the
+    control points of the k-th thin-plate spline at the reference frame (p_D1) to where they are now (p_D).
+
+    numpy arrays (B, K*n, 2) with n = `points_per_transform` -> (B, K, 2, 2), each L_k acting on column vectors.
+    L_k^T = (C + ridge I)^-1 (X^T Y + ridge I), with X, Y the centred p_D1, p_D of the spline and C = X^T X: the
+    ridge pulls L_k to the identity where a spline's points have collapsed (C near 0) and barely moves it
+    where they spread (five points over an eye, 0.2 wide in [-1, 1] coordinates, give C of about 2e-2).
+    """
+    batch = max(points_initial.shape[0], points.shape[0])
+    shape = (batch, -1, points_per_transform, 2)
+    x = np.broadcast_to(points_initial, (batch,) + points_initial.shape[1:]).reshape(shape).astype(np.float64)
+    y = np.broadcast_to(points, (batch,) + points.shape[1:]).reshape(shape).astype(np.float64)
+    x = x - x.mean(axis=2, keepdims=True)
+    y = y - y.mean(axis=2, keepdims=True)
+    eye = ridge * np.eye(2)
+    covariance = np.swapaxes(x, 2, 3) @ x + eye
+    cross = np.swapaxes(x, 2, 3) @ y + eye
+    return np.swapaxes(np.linalg.solve(covariance, cross), 2, 3)
+
+
+def affine_relative_control_points(kp_source, kp_driving, kp_driving_initial, points_per_transform=5):
+    """Relative motion through each spline's affine motion: p'_S = p_D + L_k (p_S - p_D1).
+
+    TPSMM's relative transfer (:func:`relative_control_points`) is p_D + (p_S - p_D1) with a scalar scale on the
+    motion: every source point moves by the driving point's displacement, so where the driving face turns,
+    grows or shrinks, a source point away from its driving counterpart gets the displacement of another place
+    of the face. Here the offset p_S - p_D1 is carried by L_k (:func:`spline_linear_motion`), the linear part of
+    the k-th spline's motion since the reference frame: the first-order transfer of the FOMM paper (Sec. 3.3,
+    the driving jacobian J_D J_D1^-1 applied around the source keypoints), with each spline's group of
+    control points standing for the jacobian TPSMM does not predict. A translation moves the source's points as
+    relative motion does; a rotation or scaling turns or scales them about the driving face; with the
+    source at the reference pose (p_S = p_D1) the result is p_D. Dicts {'fg_kp': numpy (B, K*n, 2)};
+    the source and initial points may have batch 1.
+    """
+    source, driving, initial = kp_source["fg_kp"], kp_driving["fg_kp"], kp_driving_initial["fg_kp"]
+    linear = spline_linear_motion(initial, driving, points_per_transform)
+    batch = linear.shape[0]
+    offset = np.broadcast_to(source - initial, (batch,) + source.shape[1:]).reshape(
+        (batch, -1, points_per_transform, 2, 1))
+    moved = (linear[:, :, None] @ offset)[..., 0].reshape((batch, -1, 2))
+    return {"fg_kp": (driving + moved).astype(driving.dtype)}
+
+
 def tps_warp_coordinates(coords, theta, control_points=None, control_params=None, kernel=fomm_tps_kernel):
     """The random equivariance transform T(z) = A z + b + sum_p w_p phi(z, c_p) (FOMM paper, Sec. 3.4).
 

@@ -39,7 +39,7 @@ def _demo(model, inputs, out, *extra):
                 + list(extra))
 
 
-@pytest.mark.parametrize("mode", ["relative", "avd"])
+@pytest.mark.parametrize("mode", ["relative", "avd", "relative-affine"])
 def test_demo_animates_mp4_to_mp4(model, inputs, tmp_path, mode):
     out = str(tmp_path / "out")
     assert _demo(model, inputs, out, "--mode", mode, "--backend", "dygraph", "--find_best_frame") == 0
@@ -69,7 +69,8 @@ def test_fomm_motion_flags_map_onto_the_modes(model, inputs, tmp_path):
 
 
 @pytest.mark.parametrize("flags", [["--mode", "standard", "--relative"], ["--mode", "relative", "--no-relative"],
-                                   ["--mode", "avd", "--adapt_scale"], ["--no-relative", "--adapt_scale"]])
+                                   ["--mode", "avd", "--adapt_scale"], ["--no-relative", "--adapt_scale"],
+                                   ["--mode", "relative-affine", "--no-adapt_scale"]])
 def test_contradicting_motion_flags_are_one_line_errors(model, inputs, tmp_path, flags, capsys):
     out = str(tmp_path / "out")
     assert _demo(model, inputs, out, *flags) == 2

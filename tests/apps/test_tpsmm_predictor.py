@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from conftest import require_onnx
-from ppgan.apps import FirstOrderPredictor, TPSMMPredictor, predictor_class
+from ppgan.apps import FirstOrderPredictor, TPSMMPredictor, demo, predictor_class
+from ppgan.apps.tpsmm_predictor import MODES
 from ppgan.models import build_nets
 from ppgan.utils.checkpoint import read_weights, save_weights
 from ppgan.utils.errors import CheckpointError, InputError
@@ -19,7 +20,7 @@ def _video(rng, t=5, size=64):
 def test_modes_shapes_and_batching(tiny_tpsmm_config, tiny_tpsmm_weights, rng):
     video = _video(rng)
     out = {}
-    for mode in ("relative", "standard", "avd"):
+    for mode in ("relative", "standard", "avd", "relative-affine"):
         single = TPSMMPredictor(tiny_tpsmm_config, tiny_tpsmm_weights, mode=mode, backend="dygraph")
         batched = TPSMMPredictor(tiny_tpsmm_config, tiny_tpsmm_weights, mode=mode, batch_size=3, backend="dygraph")
         frames, kp = single.animate(video[0], video, return_keypoints=True)
@@ -31,6 +32,7 @@ def test_modes_shapes_and_batching(tiny_tpsmm_config, tiny_tpsmm_weights, rng):
     source_kp = TPSMMPredictor(tiny_tpsmm_config, tiny_tpsmm_weights, mode="standard", backend="dygraph").animate(
         video[0], video[:1], return_keypoints=True)[1]["fg_kp"][0]
     np.testing.assert_allclose(out["relative"][0], source_kp, atol=1e-6)
+    np.testing.assert_allclose(out["relative-affine"][0], source_kp, atol=1e-6)
     assert np.abs(out["avd"] - out["standard"]).max() > 1e-3
 
 
@@ -51,6 +53,11 @@ def test_avd_needs_an_avd_network(tiny_tpsmm_config, tiny_tpsmm_weights, tmp_pat
     TPSMMPredictor(tiny_tpsmm_config, path, mode="relative", backend="dygraph")   # fine without one
     with pytest.raises(CheckpointError, match="mode 'avd' needs an AVD network"):
         TPSMMPredictor(tiny_tpsmm_config, path, mode="avd", backend="dygraph")
+
+
+def test_the_command_lines_offer_the_predictors_modes():
+    """demo.py keeps its own copy of the modes (its --help does not import Paddle): the same list."""
+    assert demo.TPSMM_MODES == MODES
 
 
 def test_wrong_family_and_options(tiny_tpsmm_config, tiny_tpsmm_weights, tiny_config, tiny_weights):

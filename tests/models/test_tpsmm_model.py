@@ -14,7 +14,7 @@ from ppgan.models.criterions import Vgg19
 from ppgan.models.tpsmm_model import (KeypointNormalizer, TPSMMAVDStage, TPSMMModel, dropout_probability,
                                       random_scale)
 from ppgan.models.training import TrainingDiverged, check_frame_size
-from ppgan.modules.geometry import movement_scale, relative_control_points
+from ppgan.modules.geometry import affine_relative_control_points, movement_scale, relative_control_points
 from ppgan.solver import build_solver
 from ppgan.utils.config import deep_merge, load_config
 from ppgan.utils.errors import CheckpointError, ConfigError
@@ -309,6 +309,11 @@ def test_keypoint_normalizer_modes():
     assert scale == pytest.approx(movement_scale(kp_source["fg_kp"].numpy(), kp_initial["fg_kp"].numpy()))
     np.testing.assert_allclose(relative(kp_source, kp_driving, kp_initial, scale)["fg_kp"].numpy(),
                                relative_control_points(kp_source, kp_driving, kp_initial, scale)["fg_kp"].numpy())
+    affine = KeypointNormalizer("relative-affine")
+    assert affine.scale(kp_source, kp_initial) == 1.0
+    as_numpy = ({"fg_kp": kp["fg_kp"].numpy()} for kp in (kp_source, kp_driving, kp_initial))
+    np.testing.assert_allclose(affine(kp_source, kp_driving, kp_initial, 1.0)["fg_kp"].numpy(),
+                               affine_relative_control_points(*as_numpy)["fg_kp"], atol=1e-7)
     standard = KeypointNormalizer("standard")
     assert standard.scale(kp_source, kp_initial) == 1.0
     assert standard(kp_source, kp_driving, kp_initial, 1.0) is kp_driving

@@ -175,6 +175,39 @@ def test_relative_control_points():
     np.testing.assert_allclose(g.relative_control_points(src, drv, init, 2.0)["fg_kp"], 0.5, atol=1e-6)
 
 
+def _fg(points):
+    return {"fg_kp": np.asarray(points, np.float32)}
+
+
+def test_affine_relative_control_points_carries_each_splines_affine_motion():
+    rs = np.random.RandomState(0)
+    initial = rs.uniform(-0.6, 0.6, (1, 10, 2))
+    source = initial + rs.normal(0, 0.1, initial.shape)
+    # spline 0 turns by 0.3 rad and grows by 1.2 about a point, spline 1 only moves: two frames of motion
+    turn = 1.2 * np.array([[np.cos(0.3), -np.sin(0.3)], [np.sin(0.3), np.cos(0.3)]])
+    shift = np.array([0.05, -0.1])
+    driving = np.concatenate([initial, initial], axis=0)
+    driving[:, :5] = (initial[0, :5] - 0.2) @ turn.T + 0.2
+    driving[1, 5:] += shift
+    out = g.affine_relative_control_points(_fg(source), _fg(driving), _fg(initial))["fg_kp"]
+    assert out.shape == (2, 10, 2) and out.dtype == np.float32
+    np.testing.assert_allclose(out[:, :5], np.broadcast_to((source[0, :5] - 0.2) @ turn.T + 0.2, (2, 5, 2)),
+                               atol=1e-3)
+    # a translation moves the source's points as relative motion does
+    np.testing.assert_allclose(out[1, 5:], source[0, 5:] + shift, atol=1e-5)
+    np.testing.assert_allclose(out[0, 5:], source[0, 5:], atol=1e-5)
+    # the source at the reference pose follows the driving points exactly
+    np.testing.assert_allclose(g.affine_relative_control_points(_fg(initial), _fg(driving), _fg(initial))["fg_kp"],
+                               driving, atol=1e-6)
+    # a spline whose points collapsed to one has no linear motion to carry: plain relative motion
+    collapsed = np.repeat(initial[:, :1], 5, axis=1)
+    moved = collapsed * 1.5 + 0.1
+    np.testing.assert_allclose(g.affine_relative_control_points(_fg(source[:, :5]), _fg(moved),
+                                                                _fg(collapsed))["fg_kp"],
+                               source[:, :5] + moved - collapsed, atol=1e-6)
+    np.testing.assert_allclose(g.spline_linear_motion(collapsed, moved), np.eye(2)[None, None], atol=1e-6)
+
+
 def _bicubic_reference(image, grid, align_corners, a=-0.75):
     """Cubic convolution at each grid point, in float64 numpy, zeros outside the image."""
     n, c, h, w = image.shape
