@@ -51,7 +51,7 @@ class TPSMMPredictor(AnimationPredictor):
             raise InputError("--%srelative contradicts --mode %s: give one of them"
                              % ("" if relative else "no-", mode))
         if adapt is not None and mode != "relative":
-            if mode in ("avd", "relative-affine") or adapt:
+            if mode != "standard" or adapt:  # FOMM's --no-relative --no-adapt_scale is standard mode
                 raise InputError("--%sadapt_scale applies to relative motion only, not to --mode %s"
                                  % ("" if adapt else "no-", mode))
         return {"mode": mode, "adapt_scale": adapt is not False}

@@ -431,9 +431,9 @@ def spline_linear_motion(points_initial, points, points_per_transform=5, ridge=1
     y = np.broadcast_to(points, (batch,) + points.shape[1:]).reshape(shape).astype(np.float64)
     x = x - x.mean(axis=2, keepdims=True)
     y = y - y.mean(axis=2, keepdims=True)
-    eye = ridge * np.eye(2)
-    covariance = np.swapaxes(x, 2, 3) @ x + eye
-    cross = np.swapaxes(x, 2, 3) @ y + eye
+    pull = ridge * np.eye(2)
+    covariance = np.swapaxes(x, 2, 3) @ x + pull
+    cross = np.swapaxes(x, 2, 3) @ y + pull
     return np.swapaxes(np.linalg.solve(covariance, cross), 2, 3)
 
 
