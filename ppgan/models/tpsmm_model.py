@@ -40,6 +40,7 @@ TRAIN_SECTION = {
     "loss_weights": {
         "perceptual": [10, 10, 10, 10, 10],
         "pixel": 0,
+        "gradient": 0,
         "equivariance_value": 10,
         "warp_loss": 10,
         "bg": 10,

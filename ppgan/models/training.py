@@ -49,10 +49,12 @@ def check_frame_size(kp_detector, generator, frame_shape):
 class ReconstructionLoss:
     """The reconstruction losses of both families on image pyramids (FOMM paper, Sec. 3.4; TPSMM, Sec. 3.5):
     the perceptual pyramid loss (VGG19 features; `vgg`, or the weights of train.vgg19_weights) and/or the pixel
-    pyramid L1, switched on by their weights in `train.loss_weights`. Holds `pyramid`, `perceptual`, `pixel`."""
+    pyramid L1, and optionally the L1 of the image gradients on the same pyramid (not in the papers), switched on
+    by their weights in `train.loss_weights`. Holds `pyramid`, `perceptual`, `pixel`, `gradient`."""
 
     def __init__(self, train_cfg, num_channels, vgg=None):
-        from ppgan.models.criterions import PerceptualPyramidLoss, PixelPyramidLoss, Vgg19, load_vgg19_weights
+        from ppgan.models.criterions import (GradientPyramidLoss, PerceptualPyramidLoss, PixelPyramidLoss, Vgg19,
+                                             load_vgg19_weights)
 
         scales, weights = list(train_cfg["scales"]), train_cfg["loss_weights"]
         self.pyramid = ImagePyramide(scales, num_channels)
@@ -63,18 +65,21 @@ class ReconstructionLoss:
                 vgg.set_weights(load_vgg19_weights(train_cfg["vgg19_weights"]))
             self.perceptual = PerceptualPyramidLoss(scales, weights["perceptual"], vgg)
         self.pixel = PixelPyramidLoss(scales, weights["pixel"]) if weights["pixel"] else None
+        self.gradient = GradientPyramidLoss(scales, weights["gradient"]) if weights["gradient"] else None
         if not (self.perceptual or self.pixel):
             raise ConfigError("no reconstruction loss: set loss_weights.perceptual (with train.vgg19_weights) "
                               "or loss_weights.pixel", "train.loss_weights")
 
     def __call__(self, prediction, target):
-        """({'perceptual', 'pixel'}: the losses switched on, pyramid of the prediction, pyramid of the target)."""
+        """({'perceptual', 'pixel', 'gradient'}: the losses switched on, pyramid of the prediction, pyramid of the target)."""
         pyramid_generated, pyramid_real = self.pyramid(prediction), self.pyramid(target)
         losses = {}
         if self.perceptual is not None:
             losses["perceptual"] = self.perceptual(pyramid_generated, pyramid_real)
         if self.pixel is not None:
             losses["pixel"] = self.pixel(pyramid_generated, pyramid_real)
+        if self.gradient is not None:
+            losses["gradient"] = self.gradient(pyramid_generated, pyramid_real)
         return losses, pyramid_generated, pyramid_real
 
 

@@ -62,6 +62,7 @@ SECTIONS = {
             "feature_matching": [0, 0, 0, 0],
             "perceptual": [10, 10, 10, 10, 10],
             "pixel": 0,
+            "gradient": 0,
             "equivariance_value": 10,
             "equivariance_jacobian": 10,
         },

@@ -2,7 +2,7 @@ import numpy as np
 import paddle
 import pytest
 
-from ppgan.models.criterions import (PixelPyramidLoss, Vgg19, equivariance_jacobian_loss, equivariance_value_loss,
+from ppgan.models.criterions import (GradientPyramidLoss, PixelPyramidLoss, Vgg19, image_gradients, equivariance_jacobian_loss, equivariance_value_loss,
                                      feature_matching_loss, load_vgg19_weights, lsgan_discriminator_loss,
                                      lsgan_generator_loss)
 from ppgan.models.criterions.perceptual import VGG19_LAYOUT
@@ -78,6 +78,33 @@ def test_pixel_pyramid_loss():
     px, py = pyramid(x), pyramid(y)
     expected = sum(10 * np.abs(px[k].numpy() - py[k].numpy()).mean() for k in px)
     assert float(loss(px, py)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_image_gradients_are_forward_differences():
+    x = paddle.to_tensor(np.arange(12, dtype="float32").reshape(1, 1, 3, 4) ** 2)
+    dx, dy = image_gradients(x)
+    a = x.numpy()[0, 0]
+    np.testing.assert_array_equal(dx.numpy()[0, 0], a[:, 1:] - a[:, :-1])
+    np.testing.assert_array_equal(dy.numpy()[0, 0], a[1:] - a[:-1])
+
+
+def test_gradient_pyramid_loss_ignores_brightness_and_charges_blur():
+    pyramid = ImagePyramide([1, 0.5], 3)
+    x, y = paddle.rand([2, 3, 16, 16]), paddle.rand([2, 3, 16, 16])
+    loss = GradientPyramidLoss([1, 0.5], 10)
+    full = ImagePyramide([1], 3)
+    assert float(GradientPyramidLoss([1], 10)(full(x + 0.3), full(x))) == pytest.approx(0, abs=1e-5)  # no new edges
+    px, py = pyramid(x), pyramid(y)
+    expected = sum(10 * (np.abs(np.diff(px[k].numpy(), axis=3) - np.diff(py[k].numpy(), axis=3)).mean()
+                         + np.abs(np.diff(px[k].numpy(), axis=2) - np.diff(py[k].numpy(), axis=2)).mean()) for k in px)
+    assert float(loss(px, py)) == pytest.approx(expected, rel=1e-5)
+    # A one-pixel line against its blurred copy: the gradient term charges the blur more than the pixel L1 does.
+    line = np.zeros((1, 3, 16, 16), "float32")
+    line[..., 8] = 1
+    blurred = (np.roll(line, 1, axis=3) + line + np.roll(line, -1, axis=3)) / 3
+    sharp, soft = pyramid(paddle.to_tensor(line)), pyramid(paddle.to_tensor(blurred))
+    pixel = PixelPyramidLoss([1], 1)(sharp, soft)
+    assert float(GradientPyramidLoss([1], 1)(sharp, soft)) > 1.5 * float(pixel)
 
 
 def test_lsgan_and_feature_matching():

@@ -62,6 +62,13 @@ def test_losses_switch_off_with_zero_weights():
     assert set(losses) == {"pixel"} and "transformed_frame" not in generated
 
 
+def test_gradient_loss_joins_the_reconstruction_when_weighted():
+    model = build_model(_config(generator_gan=0, feature_matching=[0, 0], equivariance_value=0,
+                                equivariance_jacobian=0, gradient=10))
+    losses, _ = model.generator_losses(**_batch())
+    assert set(losses) == {"pixel", "gradient"} and float(losses["gradient"]) > 0
+
+
 def test_perceptual_loss_with_given_vgg():
     cfg = _config(perceptual=[1, 1, 1, 1, 1], pixel=0)
     model = build_model(cfg, vgg=Vgg19())

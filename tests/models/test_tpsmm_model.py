@@ -93,6 +93,12 @@ def test_zero_weights_switch_losses_off():
     assert set(losses) == {"pixel"} and "transformed_frame" not in generated
 
 
+def test_gradient_loss_joins_the_reconstruction_when_weighted():
+    model = build_model(_config(loss_weights={"gradient": 10, "equivariance_value": 0, "warp_loss": 0, "bg": 0}))
+    losses, _ = model.generator_losses(**_batch(), epoch=5)
+    assert set(losses) == {"pixel", "gradient"} and float(losses["gradient"]) > 0
+
+
 def test_perceptual_loss_with_given_vgg():
     model = build_model(_config(loss_weights={"perceptual": [1, 1, 1, 1, 1], "pixel": 0}), vgg=Vgg19())
     losses, _ = model.generator_losses(**_batch(), epoch=0)
