@@ -68,7 +68,8 @@ def add_motion_args(parser):
                              "weights must hold one) or relative-affine (each spline's affine motion since the "
                              "reference frame applied to the source's control points: a turning or shrinking "
                              "driving face turns or shrinks the source's face about its own points; unscaled) "
-                             "(default: relative)")
+                             "(default: the model's own, its config's animate.mode: relative-affine for the shipped "
+                             "TPSMM, relative where a config sets none, as the original's)")
 
 
 def add_face_args(parser):

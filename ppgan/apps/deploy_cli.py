@@ -87,7 +87,7 @@ def export_main(argv=None):
     manifest = export_model(graphs["kp_detector"].kp_detector, graphs["source_encoder"].generator, args.output_dir,
                             size, onnx=args.onnx, source={"config": os.path.abspath(args.config),
                                                           "weights": os.path.abspath(args.load)},
-                            avd_network=avd, model=cls.family)
+                            avd_network=avd, model=cls.family, animate=predictor.animation_defaults())
     files = sorted(os.listdir(args.output_dir))
     print("exported %s at %dx%d (%s, %d keypoints%s) to %s: %s" % (
         os.path.basename(args.config), size[1], size[0], cls.family, manifest["num_kp"],

@@ -88,12 +88,13 @@ def _move_into_place(tmp, output_dir):
 
 
 def export_model(kp_detector, generator, output_dir, image_size, onnx=False, source=None, avd_network=None,
-                 model="FirstOrderModel"):
+                 model="FirstOrderModel", animate=None):
     """Export loaded nets as static graphs at frame size `image_size` (H, W) into `output_dir`: the keypoint
     detector, source encoder and frame generator, and the AVD network when given.
 
     The batch dimension stays dynamic. With `onnx`, each graph is also converted to ONNX. `source`
-    (a dict, e.g. config and weights paths) and `model` (the model family) are recorded in the manifest.
+    (a dict, e.g. config and weights paths), `model` (the model family) and `animate` (the model's own animation
+    defaults, e.g. TPSMM's {"mode": ...}) are recorded in the manifest.
     Returns the manifest.
     """
     import paddle
@@ -126,7 +127,7 @@ def export_model(kp_detector, generator, output_dir, image_size, onnx=False, sou
                     "keypoint_names": list(names), "keypoint_shapes": shapes,
                     "feature_shape": [int(n) for n in features.shape[1:]],
                     "align_corners": bool(generator.align_corners), "paddle_version": paddle.__version__,
-                    "graphs": entries, "source": source or {}}
+                    "graphs": entries, "source": source or {}, "animate": dict(animate or {})}
         if onnx:
             convert_to_onnx(tmp, manifest)
         _write_manifest(tmp, manifest)
@@ -293,7 +294,7 @@ def cache_folder(model_config, weight_path, image_size):
 
 
 def cached_export(kp_detector, generator, folder, image_size, onnx=False, weight_path=None, avd_network=None,
-                  model="FirstOrderModel"):
+                  model="FirstOrderModel", animate=None):
     """Export into the cache `folder` (from cache_folder) unless it is there already; returns `folder`."""
     from . import cache
 
@@ -308,7 +309,7 @@ def cached_export(kp_detector, generator, folder, image_size, onnx=False, weight
     try:
         export_model(kp_detector, generator, folder, image_size, onnx=onnx,
                      source={"weights": os.path.abspath(weight_path)} if weight_path else None,
-                     avd_network=avd_network, model=model)
+                     avd_network=avd_network, model=model, animate=animate)
     except OSError as e:
         raise ExportError("cannot write the export cache %s (%s): set PPGAN_CACHE_DIR to a writable folder, or "
                           "use the dygraph backend (--backend dygraph)" % (folder, e.strerror or e)) from None

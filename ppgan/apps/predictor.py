@@ -189,10 +189,18 @@ class AnimationPredictor:
             raise InputError("'%s' was exported for %dx%d frames, not %s; export it again with --image_size"
                              % (model_dir, self.image_size[1], self.image_size[0], image_size))
         self._backends[self.image_size] = backend
+        self._configure_export(backend.manifest)
         self._check_graphs(set(backend.manifest["graphs"]))
 
     def _configure(self, cfg):
         """Adjust a loaded config before the nets are built (e.g. a run-time option that is a config key)."""
+
+    def _configure_export(self, manifest):
+        """Read what the manifest of an exported model records beyond its graphs (e.g. the model's own defaults)."""
+
+    def animation_defaults(self):
+        """The model's own animation defaults (from its config), recorded in the manifest of its exports."""
+        return {}
 
     def _load_nets(self, config, weight_path, image_size):
         if config is None:
@@ -267,7 +275,7 @@ class AnimationPredictor:
         avd = self.graphs.get("avd_network")
         cached_export(self.graphs["kp_detector"].kp_detector, self.graphs["source_encoder"].generator, folder, size,
                       weight_path=self.weight_path, avd_network=avd.avd_network if avd is not None else None,
-                      model=self.family)
+                      model=self.family, animate=self.animation_defaults())
         if self.backend == "onnx":
             try:
                 add_onnx(folder)

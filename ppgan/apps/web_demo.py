@@ -99,6 +99,19 @@ class WebDemo:
         fomm = family == "FirstOrderModel"
         return {"relative": fomm, "adapt_scale": fomm, "mode": family == "TPSMMModel"}
 
+    def default_mode(self, model):
+        """The TPSMM mode the model named `model` animates in unless another is chosen: its config's animate.mode
+        (the shipped TPSMM's: relative-affine); 'relative' for a config without one or that cannot be read."""
+        if model not in self.models:
+            raise ValueError("unknown model %r: choose one of %s" % (model, ", ".join(self.models)))
+        from ppgan.utils.config import load_config
+
+        try:
+            mode = load_config(self.models[model][0]).get("animate", {}).get("mode", "relative")
+        except (PPGanError, ValueError, OSError):
+            return "relative"  # the animation reports an unreadable config, in the CLI's words
+        return mode if mode in TPSMM_MODES else "relative"
+
     def run(self, source, driving, model, relative=True, adapt_scale=True, mode="relative", crop="auto",
             find_best_frame=False, audio=False):
         """Animate, yielding `Update`s: the keypoint previews as soon as they are found, then the result (or,
@@ -339,8 +352,8 @@ def build_page(web):
                                        elem_id="relative")
                 adapt_scale = gr.Checkbox(True, label="FOMM: adapt scale", visible=applies["adapt_scale"],
                                           elem_id="adapt_scale")
-                mode = gr.Radio(list(TPSMM_MODES), value="relative", label="TPSMM: mode", visible=applies["mode"],
-                                elem_id="mode")
+                mode = gr.Radio(list(TPSMM_MODES), value=web.default_mode(model.value), label="TPSMM: mode",
+                                visible=applies["mode"], elem_id="mode")
                 crop = gr.Radio(list(CROPS), value="auto", label="crop", elem_id="crop")
         with gr.Tabs():
             with gr.Tab("Driving video", elem_id="video_tab"):
@@ -377,7 +390,8 @@ def build_page(web):
 
         def options_of(name):
             states = web.option_states(name)
-            return tuple(gr.update(visible=states[key]) for key in ("relative", "adapt_scale", "mode"))
+            return (gr.update(visible=states["relative"]), gr.update(visible=states["adapt_scale"]),
+                    gr.update(visible=states["mode"], value=web.default_mode(name)))
 
         def live_frame(frame, src, name, rel, adapt, mode_value, crop_value, request: gr.Request):
             out, message = web.live.frame(request.session_hash, frame, name, src, crop_value, rel, adapt, mode_value,

@@ -68,6 +68,23 @@ def test_fomm_motion_flags_map_onto_the_modes(model, inputs, tmp_path):
     assert np.abs(frames["unscaled"] - frames["mode-relative"]).max() > 0
 
 
+def test_without_motion_flags_the_demo_animates_in_the_configs_mode(tiny_tpsmm_config, model, inputs, tmp_path):
+    """No --mode, --relative or --adapt_scale: the config's animate.mode (the shipped TPSMM's: relative-affine)."""
+    from conftest import _config_file
+
+    tiny_tpsmm_config["animate"] = {"mode": "relative-affine"}
+    affine_model = (_config_file(tiny_tpsmm_config, tmp_path / "affine.yaml"), model[1])
+    frames = {}
+    for name, flags in {"default": [], "affine": ["--mode", "relative-affine"], "relative": ["--mode", "relative"],
+                        "fomm-relative": ["--relative"]}.items():
+        out = str(tmp_path / name)
+        assert _demo(affine_model, inputs, out, "--filename", "frames", "--backend", "dygraph", *flags) == 0
+        frames[name] = _frames(out)
+    np.testing.assert_array_equal(frames["default"], frames["affine"])
+    np.testing.assert_array_equal(frames["fomm-relative"], frames["relative"])  # FOMM's flag names its mode
+    assert np.abs(frames["default"] - frames["relative"]).max() > 0
+
+
 @pytest.mark.parametrize("flags", [["--mode", "standard", "--relative"], ["--mode", "relative", "--no-relative"],
                                    ["--mode", "avd", "--adapt_scale"], ["--no-relative", "--adapt_scale"],
                                    ["--mode", "relative-affine", "--no-adapt_scale"]])

@@ -1,4 +1,7 @@
 """ppgan/apps/tpsmm_predictor.py: TPSMMPredictor's modes, batching, errors and exported backends."""
+import json
+import os
+
 import numpy as np
 import pytest
 
@@ -53,6 +56,42 @@ def test_avd_needs_an_avd_network(tiny_tpsmm_config, tiny_tpsmm_weights, tmp_pat
     TPSMMPredictor(tiny_tpsmm_config, path, mode="relative", backend="dygraph")   # fine without one
     with pytest.raises(CheckpointError, match="mode 'avd' needs an AVD network"):
         TPSMMPredictor(tiny_tpsmm_config, path, mode="avd", backend="dygraph")
+
+
+def test_the_mode_defaults_to_the_configs(tiny_tpsmm_config, tiny_tpsmm_weights, tmp_path, rng):
+    """mode=None takes the config's animate.mode ('relative' where it sets none, as the original's configs), and
+    an export made from that config keeps it; a mode given wins."""
+    from ppgan.apps.export import read_manifest
+
+    assert TPSMMPredictor(tiny_tpsmm_config, tiny_tpsmm_weights, backend="dygraph").mode == "relative"
+    tiny_tpsmm_config["animate"] = {"mode": "relative-affine"}
+    predictor = TPSMMPredictor(tiny_tpsmm_config, tiny_tpsmm_weights, backend="dygraph")
+    assert predictor.mode == "relative-affine"
+    given = TPSMMPredictor(tiny_tpsmm_config, tiny_tpsmm_weights, mode="standard", backend="dygraph")
+    assert given.mode == "standard" and given.animation_defaults() == {"mode": "relative-affine"}
+    video = _video(rng)
+    explicit = TPSMMPredictor(tiny_tpsmm_config, tiny_tpsmm_weights, mode="relative-affine", backend="dygraph")
+    np.testing.assert_array_equal(predictor.animate(video[0], video), explicit.animate(video[0], video))
+
+    folder = str(tmp_path / "exported")
+    from ppgan.apps.export import export_model
+    graphs = given.graphs
+    export_model(graphs["kp_detector"].kp_detector, graphs["source_encoder"].generator, folder, (64, 64),
+                 model="TPSMMModel", animate=given.animation_defaults())
+    assert read_manifest(folder)["animate"] == {"mode": "relative-affine"}
+    assert TPSMMPredictor(model_dir=folder, backend="inference").mode == "relative-affine"
+    assert TPSMMPredictor(model_dir=folder, mode="relative", backend="inference").mode == "relative"
+    manifest_path = os.path.join(folder, "manifest.json")
+    with open(manifest_path) as f:
+        manifest = json.load(f)
+    del manifest["animate"]  # an export made before exports recorded the mode: the original's default
+    with open(manifest_path, "w") as f:
+        json.dump(manifest, f)
+    assert TPSMMPredictor(model_dir=folder, backend="inference").mode == "relative"
+
+    tiny_tpsmm_config["animate"] = {"mode": "sideways"}
+    with pytest.raises(InputError, match="animate.mode must be one of"):
+        TPSMMPredictor(tiny_tpsmm_config, tiny_tpsmm_weights, mode="relative", backend="dygraph")
 
 
 def test_the_command_lines_offer_the_predictors_modes():

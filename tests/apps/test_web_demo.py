@@ -105,6 +105,23 @@ def test_the_page_opens_with_the_default_models_options_only(web):
              if block.elem_id in ("relative", "adapt_scale", "mode")}
     assert list(web.models)[0].startswith("shipped TPSMM")
     assert shown == {"relative": False, "adapt_scale": False, "mode": True}
+    radio = [block for block in page.blocks.values() if block.elem_id == "mode"][0]
+    assert radio.value == web.default_mode(list(web.models)[0])
+
+
+def test_the_mode_offered_first_is_the_models_own(web, tiny_tpsmm_config, tiny_tpsmm_weights, tmp_path):
+    """The TPSMM mode radio starts at (and switches to, with the model) the model's config's animate.mode."""
+    from conftest import _config_file
+    from ppgan.apps.web_demo import WebDemo
+    from ppgan.utils.config import load_config
+
+    tpsmm = "shipped TPSMM (64x64 cartoon faces)"
+    assert web.default_mode(tpsmm) == load_config(web.models[tpsmm][0])["animate"]["mode"]
+    tiny_tpsmm_config["animate"] = {"mode": "standard"}
+    given = WebDemo(_config_file(tiny_tpsmm_config, tmp_path / "standard.yaml"), tiny_tpsmm_weights)
+    assert given.default_mode(list(given.models)[-1]) == "standard"
+    with pytest.raises(ValueError, match="unknown model 'other'"):
+        web.default_mode("other")
 
 
 def _free_port():
