@@ -13,14 +13,15 @@ ppgan.apps, dygraph backend):
   FOMM   relative            relative motion with adapt_scale (FirstOrderPredictor's default)
          relative-unscaled   relative motion, --no-adapt_scale
          absolute            the driving keypoints as they are, --no-relative
-  TPSMM  relative            relative motion scaled by the hull-area ratio (TPSMMPredictor's default)
+  TPSMM  relative            relative motion scaled by the hull-area ratio (the original's default)
          relative-unscaled   relative motion, adapt_scale=False
          standard            the driving keypoints as they are
          avd                 the AVD network's keypoints (weights with an avd_network only)
-         relative-affine     each spline's affine motion carried onto the source's control points
+         relative-affine     each spline's affine motion carried onto the source's control points (the
+                             shipped TPSMM's own mode, its config's animate.mode)
 
-(default modes: FOMM relative, relative-unscaled, absolute; TPSMM relative, standard). Printed per model x
-mode, pooled over every frame of every pair:
+(default modes: FOMM relative, relative-unscaled, absolute; TPSMM relative, relative-affine, standard).
+Printed per model x mode, pooled over every frame of every pair:
 
   L1          mean absolute difference to the ground truth (pixels in [0, 1]) over the whole frame, and over
               the eye and mouth regions only (ppgan.datasets.cross_identity.region_masks: the pixels that an
@@ -79,7 +80,7 @@ FAMILY_MODES = {
                    "relative-affine": {"mode": "relative-affine"}},
 }
 DEFAULT_MODES = {"FirstOrderModel": ("relative", "relative-unscaled", "absolute"),
-                 "TPSMMModel": ("relative", "standard")}
+                 "TPSMMModel": ("relative", "relative-affine", "standard")}
 BASELINE = ("baseline", "source repeated")
 REFERENCES = (("pose only", "true head motion"), ("pose drawn", "no expression"), ("driving frames", "identity B"))
 BOOTSTRAP = 1000

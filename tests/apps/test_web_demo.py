@@ -41,7 +41,7 @@ def web():
 
 def test_the_page_animates_as_the_command_line_does(web, tmp_path):
     model = list(web.models)[0]
-    update = web.animate(SOURCE, DRIVING, model, mode="relative", crop="auto")
+    update = web.animate(SOURCE, DRIVING, model, mode=web.default_mode(model), crop="auto")  # the page's first mode
     result = update.video
     assert update.message == "animated %d frames" % len(_frames(DRIVING)[0])
     # the keypoint previews: the detected control points, 5 per thin-plate spline, on the enlarged inputs

@@ -44,7 +44,7 @@ def test_a_tiny_run_prints_the_table_and_writes_the_sheet(tmp_path, capsys):
     rows = _rows(out)
     assert list(rows) == ["baseline source repeated", "pose only true head motion", "pose drawn no expression",
                           "driving frames identity B",
-                          "TPSMM relative", "TPSMM standard", "FOMM relative", "FOMM relative-unscaled",
+                          "TPSMM relative", "TPSMM relative-affine", "TPSMM standard", "FOMM relative", "FOMM relative-unscaled",
                           "FOMM absolute"]
     whole, eyes, mouth, *ratios, sharpness = rows["baseline source repeated"]
     assert ratios == [1.0, 1.0, 1.0] and 0 < whole < eyes and mouth > 0
