@@ -134,9 +134,10 @@ def image_gradients(x):
 
 class GradientPyramidLoss(nn.Layer):
     """sum_s w (mean|dx D_s(x) - dx D_s(y)| + mean|dy D_s(x) - dy D_s(y)|): L1 between the images' finite
-    differences at each pyramid scale. Not in either paper: the pixel L1 is minimised by a blurred or faded line
-    where a thin feature's place is uncertain (an iris, an eyelid, a lip line at 64x64 are a pixel or two wide),
-    and this term charges for the edges that blur removes."""
+    differences at each pyramid scale. Not in either paper. Where an edge's place is known it charges for the
+    contrast a blurred output loses (thin features at 64x64, an iris, an eyelid, a lip line, are a pixel or two
+    wide); where the place is uncertain its optimum is no edge at all (a misplaced edge costs twice a missing one),
+    as the pixel L1's is the median of the candidates."""
 
     def __init__(self, scales, weight):
         super().__init__()
