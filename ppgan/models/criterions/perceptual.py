@@ -112,18 +112,26 @@ class PerceptualPyramidLoss(nn.Layer):
 
 
 class PixelPyramidLoss(nn.Layer):
-    """sum_s w mean|D_s(x) - D_s(y)|: a reconstruction loss that needs no pretrained network."""
+    """sum_s w mean|D_s(x) - D_s(y)|: a reconstruction loss that needs no pretrained network.
+
+    Subclasses compare other maps of each level instead of its pixels (`maps`)."""
 
     def __init__(self, scales, weight):
         super().__init__()
         self.scales = list(scales)
         self.weight = weight
 
+    @staticmethod
+    def maps(image):
+        """The maps of one pyramid level that the L1 compares: the image itself."""
+        return (image,)
+
     def forward(self, prediction_pyramid, target_pyramid):
         total = 0.0
         for scale in self.scales:
             key = "prediction_%s" % scale
-            total = total + self.weight * paddle.abs(prediction_pyramid[key] - target_pyramid[key].detach()).mean()
+            for x, y in zip(self.maps(prediction_pyramid[key]), self.maps(target_pyramid[key])):
+                total = total + self.weight * paddle.abs(x - y.detach()).mean()
         return total
 
 
@@ -132,22 +140,11 @@ def image_gradients(x):
     return x[:, :, :, 1:] - x[:, :, :, :-1], x[:, :, 1:, :] - x[:, :, :-1, :]
 
 
-class GradientPyramidLoss(nn.Layer):
+class GradientPyramidLoss(PixelPyramidLoss):
     """sum_s w (mean|dx D_s(x) - dx D_s(y)| + mean|dy D_s(x) - dy D_s(y)|): L1 between the images' finite
     differences at each pyramid scale. Not in either paper. Where an edge's place is known it charges for the
     contrast a blurred output loses (thin features at 64x64, an iris, an eyelid, a lip line, are a pixel or two
     wide); where the place is uncertain its optimum is no edge at all (a misplaced edge costs twice a missing one),
     as the pixel L1's is the median of the candidates."""
 
-    def __init__(self, scales, weight):
-        super().__init__()
-        self.scales = list(scales)
-        self.weight = weight
-
-    def forward(self, prediction_pyramid, target_pyramid):
-        total = 0.0
-        for scale in self.scales:
-            key = "prediction_%s" % scale
-            for x, y in zip(image_gradients(prediction_pyramid[key]), image_gradients(target_pyramid[key])):
-                total = total + self.weight * paddle.abs(x - y.detach()).mean()
-        return total
+    maps = staticmethod(image_gradients)
