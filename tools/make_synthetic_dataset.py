@@ -26,6 +26,11 @@ def parse_args(argv=None):
                              "per video (default: %(default)s)")
     parser.add_argument("--fps", type=float, default=25, help="frame rate of mp4 and gif videos (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    parser.add_argument("--regions", action="store_true",
+                        help="also write OUT/regions/train/ and OUT/regions/test/: for every video, one of the same "
+                             "name whose frames are white where its eyes and mouth can change (blinks, mouth "
+                             "opening), black elsewhere; train with dataset.region_dir=OUT/regions and "
+                             "train.loss_weights.region to weigh the reconstruction there")
     parser.add_argument("--force", action="store_true",
                         help="replace the train/ and test/ folders of a non-empty output folder")
     return parser.parse_args(argv)
@@ -37,9 +42,9 @@ CONFIG_OF_FOLDER = {"data/synthetic": "configs/firstorder_synthetic_64.yaml",
 CONFIG_SIZE = 64
 
 
-def train_command(out, size):
+def train_command(out, size, regions=False):
     """The tools/main.py command that trains on `out`: the config that already reads it, or the small one
-    with only the overrides it needs."""
+    with only the overrides it needs (with `regions`, also those that weigh the eyes and mouth)."""
     folder = os.path.relpath(os.path.abspath(out)).replace(os.sep, "/")
     config = CONFIG_OF_FOLDER.get(folder)
     overrides = []
@@ -48,6 +53,8 @@ def train_command(out, size):
         overrides.append("dataset.root_dir=%s" % out)
     if size != CONFIG_SIZE:
         overrides.append("dataset.frame_shape=[%d,%d,3]" % (size, size))
+    if regions:
+        overrides += ["dataset.region_dir=%s/regions" % out.rstrip("/\\"), "train.loss_weights.region=10"]
     return "python tools/main.py -c %s%s" % (config, " -o " + " ".join(overrides) if overrides else "")
 
 
@@ -57,10 +64,11 @@ def main(argv=None):
     from ppgan.utils.logger import get_logger
     written = write_dataset(args.out, size=args.size, num_train=args.num_train, num_test=args.num_test,
                             chunks_per_id=args.chunks_per_id, num_frames=args.num_frames, fmt=args.format,
-                            seed=args.seed, force=args.force, fps=args.fps, progress=True)
+                            seed=args.seed, force=args.force, fps=args.fps, progress=True,
+                            regions=args.regions)
     get_logger("ppgan.datasets").info("wrote %d training and %d test videos to %s; train with: %s",
                                       len(written["train"]), len(written["test"]), args.out,
-                                      train_command(args.out, args.size))
+                                      train_command(args.out, args.size, args.regions))
     return 0
 
 

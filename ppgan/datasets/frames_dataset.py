@@ -68,12 +68,18 @@ class FramesDataset(paddle.io.Dataset):
     i-th identity. A video that cannot be read is logged as a warning and replaced by another one.
     Test items are {"video": float32 (T, 3, H, W), "name": str}; `iter_frames(i)` streams them instead.
     `pairs_list` is kept for PairedDataset.
+
+    `region_dir` (train only): a folder laid out as `root_dir` (its train/ part, or the same flat names) holding,
+    for every training video, a video of the same name and length whose frames are region weights (the first
+    channel, 0..255 -> 0..1; e.g. the eyes and mouth that `tools/make_synthetic_dataset.py --regions` draws). Train
+    items then also hold "source_region" and "driving_region": float32 (1, H, W), moved by the same geometric
+    augmentations as their frames and by no colour jitter. The region loss (`train.loss_weights.region`) reads them.
     """
 
     max_retries = 10
 
     def __init__(self, root_dir, frame_shape=(256, 256, 3), id_sampling=False, is_train=True, random_seed=0,
-                 test_size=0.2, pairs_list=None, augmentation_params=None):
+                 test_size=0.2, pairs_list=None, augmentation_params=None, region_dir=None):
         if root_dir is None or str(root_dir).strip() == "":
             raise ConfigError("is not set; " + _SET_ROOT, "root_dir")
         root_dir = os.fspath(root_dir)
@@ -100,6 +106,22 @@ class FramesDataset(paddle.io.Dataset):
             self.ids = None
         self._num_frames = {}
         self.broken = {}
+        self.region_dir = self._check_regions(region_dir, root_dir) if self.is_train and region_dir else None
+
+    def _check_regions(self, region_dir, root_dir):
+        """The folder of region videos matching this dataset's videos (`region_dir` with the part's subfolder)."""
+        region_dir = os.fspath(region_dir)
+        folder = os.path.join(region_dir, os.path.relpath(self.root_dir, root_dir))
+        if not os.path.isdir(folder):
+            raise ConfigError("folder '%s' does not exist; make the regions of a synthetic dataset with python "
+                              "tools/make_synthetic_dataset.py --regions, or set region_dir to null" % folder,
+                              "region_dir")
+        missing = [name for name in self.videos if not os.path.exists(os.path.join(folder, name))]
+        if missing:
+            raise ConfigError("'%s' has no region video for %d of the %d training videos (first: %s); write them "
+                              "all, or set region_dir to null" % (folder, len(missing), len(self.videos),
+                                                                  missing[0]), "region_dir")
+        return folder
 
     def _select_videos(self, root_dir, test_size, seed):
         part = "train" if self.is_train else "test"
@@ -176,13 +198,16 @@ class FramesDataset(paddle.io.Dataset):
                 continue
             path = os.path.join(self.root_dir, name)
             try:
-                source, driving = self._read_pair(path)
+                frames = self._read_pair(path, name)
             except InputError as e:
                 reason = str(e) if path in str(e) else "%s: %s" % (path, e)
                 self.broken[name] = reason
                 logger.warning("skipping a training video: %s; using another video instead", reason)
                 continue
-            return {"source": _to_chw(source), "driving": _to_chw(driving), "name": name}
+            item = {"source": _to_chw(frames[0][:, :, :3]), "driving": _to_chw(frames[1][:, :, :3]), "name": name}
+            if self.region_dir is not None:
+                item.update(source_region=_to_chw(frames[0][:, :, 3:]), driving_region=_to_chw(frames[1][:, :, 3:]))
+            return item
         raise InputError("could not read a training video in %d attempts; broken videos in '%s': %s"
                          % (self.max_retries, self.root_dir,
                             "; ".join(self.broken[k] for k in sorted(self.broken)) or "none recorded"))
@@ -195,13 +220,21 @@ class FramesDataset(paddle.io.Dataset):
         chunks = [c for c in self._chunks[self.ids[index]] if c not in self.broken]
         return chunks[np.random.randint(len(chunks))] if chunks else None
 
-    def _read_pair(self, path):
+    def _read_pair(self, path, name):
+        """Two frames of the video at `path`, HxWx3 float32 (HxWx4 with the region weights as the 4th channel)."""
         total = self._count(path)
         indices = np.sort(np.random.choice(total, replace=True, size=2))
         frames = [self._prepare(f) for f in vio.read_frames(path, indices, self.frame_shape)]
+        if self.region_dir is not None:
+            region_path = os.path.join(self.region_dir, name)
+            if self._count(region_path) != total:
+                raise InputError("region video '%s' has %d frames, its video %d; write the regions again"
+                                 % (region_path, self._count(region_path), total))
+            regions = [self._prepare(f)[:, :, :1] for f in vio.read_frames(region_path, indices, self.frame_shape)]
+            frames = [np.concatenate([f, r], axis=2) for f, r in zip(frames, regions)]
         if self.transform is not None:
             frames = self.transform(frames)
-        return frames[0], frames[1]
+        return frames
 
 
 class DatasetRepeater(paddle.io.Dataset):

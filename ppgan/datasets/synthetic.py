@@ -212,6 +212,22 @@ def make_video(seed, identity_index, chunk, num_frames=32, size=64):
     return np.stack([render_face(identity, motion, i, size, background) for i in range(num_frames)])
 
 
+def make_region_video(seed, identity_index, chunk, num_frames=32, size=64):
+    """The uint8 (T, size, size, 3) region weights of `make_video(seed, identity_index, chunk, ...)`: 255 where the
+    eyes or the mouth of that frame could change (any blink or mouth opening at its pose, the regions of
+    ppgan.datasets.cross_identity.region_masks), else 0."""
+    from .cross_identity import REGIONS, region_masks
+
+    identity = random_identity(_rng(seed, identity_index))
+    motion = random_motion(_rng(seed, identity_index, chunk, 1), num_frames)
+    background = render_background(identity, size * SUPERSAMPLE)
+    out = np.zeros((num_frames, size, size, 3), np.uint8)
+    for i in range(num_frames):
+        masks = region_masks(identity, motion, i, size, background)
+        out[i][np.logical_or.reduce([masks[r] for r in REGIONS])] = 255
+    return out
+
+
 def _save(video, path_no_ext, fmt, fps):
     if fmt == "png":
         path = path_no_ext + ".png"
@@ -239,8 +255,11 @@ def plan(num_train, num_test, chunks_per_id):
 
 
 def write_dataset(out_dir, size=64, num_train=30, num_test=8, chunks_per_id=2, num_frames=32, fmt="png", seed=0,
-                  force=False, fps=25, progress=False):
+                  force=False, fps=25, progress=False, regions=False):
     """Write `out_dir/train/` and `out_dir/test/` with videos named `face<id>#<chunk>`; returns their paths.
+
+    With `regions`, also `out_dir/regions/train/` and `out_dir/regions/test/`: for every video, one of the same
+    name and format with its eye and mouth regions (`make_region_video`), for FramesDataset's `region_dir`.
 
     Everything is written under a temporary folder and moved into place at the end, so an interrupted
     run leaves `out_dir` as it was. A non-empty `out_dir` is refused unless `force` (which replaces
@@ -263,9 +282,12 @@ def write_dataset(out_dir, size=64, num_train=30, num_test=8, chunks_per_id=2, n
     tmp = temp_dir_next_to(out_dir)
     jobs = plan(int(num_train), int(num_test), int(chunks_per_id))
     written = {"train": [], "test": []}
+    parts = list(written) + (["regions"] if regions else [])
     try:
         for part in written:
             os.makedirs(os.path.join(tmp, part))
+            if regions:
+                os.makedirs(os.path.join(tmp, "regions", part))
         bar = None
         if progress:
             from tqdm import tqdm
@@ -275,6 +297,9 @@ def write_dataset(out_dir, size=64, num_train=30, num_test=8, chunks_per_id=2, n
             name = "face%d#%d" % (ident, chunk)
             path = _save(video, os.path.join(tmp, part, name), fmt, fps)
             written[part].append(os.path.join(out_dir, part, os.path.basename(path)))
+            if regions:
+                _save(make_region_video(seed, ident, chunk, int(num_frames), int(size)),
+                      os.path.join(tmp, "regions", part, name), fmt, fps)
             if bar is not None:
                 bar.update(1)
         if bar is not None:
@@ -282,13 +307,14 @@ def write_dataset(out_dir, size=64, num_train=30, num_test=8, chunks_per_id=2, n
         if not os.path.isdir(out_dir):
             os.replace(tmp, out_dir)
         else:
-            for part in written:
+            for part in ("train", "test", "regions"):  # regions of other videos would be stale: removed too
                 target = os.path.join(out_dir, part)
                 if os.path.isdir(target):
                     shutil.rmtree(target)
                 elif os.path.exists(target):
                     os.unlink(target)
-                os.replace(os.path.join(tmp, part), target)
+                if part in parts:
+                    os.replace(os.path.join(tmp, part), target)
             os.rmdir(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -53,7 +53,8 @@ class ColorJitter:
     """Brightness, contrast, saturation factors in [1 - x, 1 + x] and a hue shift in [-hue, hue] turns.
 
     As torchvision's ColorJitter, but the four are applied in this fixed order and the same factors
-    are used for every frame of the sample.
+    are used for every frame of the sample. Channels after the first three (a region map carried with the
+    frame, FramesDataset's `region_dir`) are left as they are: only the geometric transforms move them.
     """
 
     def __init__(self, brightness=0.0, contrast=0.0, saturation=0.0, hue=0.0):
@@ -76,7 +77,9 @@ class ColorJitter:
 
         b, c, s = factor(self.brightness), factor(self.contrast), factor(self.saturation)
         h = rng.uniform(-self.hue, self.hue) if self.hue else None
-        return [self._apply(f, b, c, s, h) for f in frames]
+        return [self._apply(f, b, c, s, h) if f.shape[2] == 3
+                else np.concatenate([self._apply(np.ascontiguousarray(f[:, :, :3]), b, c, s, h), f[:, :, 3:]], axis=2)
+                for f in frames]
 
     @staticmethod
     def _apply(frame, b, c, s, h):

@@ -96,7 +96,7 @@ class FirstOrderModel:
         self.scales = list(train["scales"])
         self.transform_params = dict(train["transform_params"])
         self.loss_weights = weights = train["loss_weights"]
-        self.reconstruction = ReconstructionLoss(train, common["num_channels"], vgg)
+        self.reconstruction = ReconstructionLoss(train, common["num_channels"], vgg, config.get("dataset"))
         self.pyramid = self.reconstruction.pyramid
 
         # As in the original, the discriminator (and feature matching on its features) is used only with the
@@ -160,8 +160,9 @@ class FirstOrderModel:
         """Draw the random affine + TPS transform of the equivariance losses."""
         return RandomTransform.sample(batch_size, align_corners=self.align_corners, **self.transform_params)
 
-    def generator_losses(self, source, driving, transform=None):
-        """Losses of keypoint detector + generator on a (source, driving) batch.
+    def generator_losses(self, source, driving, transform=None, region=None):
+        """Losses of keypoint detector + generator on a (source, driving) batch (`region`: the driving frames'
+        region maps, for the region loss).
 
         Returns ({name: scalar}, generated) where `generated` holds the generator outputs plus
         `kp_source`, `kp_driving` and, with equivariance, `transformed_frame` / `transformed_kp`.
@@ -172,7 +173,7 @@ class FirstOrderModel:
         generated = self.generator(source, kp_source=kp_source, kp_driving=kp_driving)
         generated.update(kp_source=kp_source, kp_driving=kp_driving)
 
-        losses, pyramid_generated, pyramid_real = self.reconstruction(generated["prediction"], driving)
+        losses, pyramid_generated, pyramid_real = self.reconstruction(generated["prediction"], driving, region)
 
         if self.uses_discriminator:
             kp = detach_kp(kp_driving)
@@ -218,7 +219,7 @@ class FirstOrderModel:
         source, driving = batch["source"], batch["driving"]
         with autocast(scaler):
             try:
-                losses, generated = self.generator_losses(source, driving)
+                losses, generated = self.generator_losses(source, driving, region=batch.get("driving_region"))
             except ValueError as e:
                 if "invertible" not in str(e):
                     raise

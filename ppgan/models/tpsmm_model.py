@@ -41,6 +41,7 @@ TRAIN_SECTION = {
         "perceptual": [10, 10, 10, 10, 10],
         "pixel": 0,
         "gradient": 0,
+        "region": 0,
         "equivariance_value": 10,
         "warp_loss": 10,
         "bg": 10,
@@ -263,7 +264,7 @@ class TPSMMModel(_TPSMMNets):
         self.transform_params = dict(train["transform_params"])
         self.loss_weights = weights = train["loss_weights"]
         self.bg_start = train["bg_start"]
-        self.reconstruction = ReconstructionLoss(train, self.num_channels, vgg)
+        self.reconstruction = ReconstructionLoss(train, self.num_channels, vgg, config.get("dataset"))
         self.pyramid = self.reconstruction.pyramid
         if weights["bg"] and self.bg_predictor is None:
             raise ConfigError("bg is non-zero but model.bg_predictor is missing; add a background predictor "
@@ -313,8 +314,9 @@ class TPSMMModel(_TPSMMNets):
         return RandomTransform.sample(batch_size, align_corners=True, kernel=thin_plate_kernel,
                                       **self.transform_params)
 
-    def generator_losses(self, source, driving, epoch, transform=None, dropout_draw=None):
+    def generator_losses(self, source, driving, epoch, transform=None, dropout_draw=None, region=None):
         """The losses of one (source, driving) batch at `epoch` (0-based): ({name: scalar}, generated).
+        `region`: the driving frames' region maps, for the region loss.
 
         `transform` (a :class:`RandomTransform`) and `dropout_draw` ((B, K+1) uniform draws) replay recorded
         random draws; else they are drawn. `generated` holds the inpainting network's outputs plus `kp_source`,
@@ -330,7 +332,7 @@ class TPSMMModel(_TPSMMNets):
         generated = self.inpainting_network(source, motion)
         generated.update(kp_source=kp_source, kp_driving=kp_driving)
 
-        losses = self.reconstruction(generated["prediction"], driving)[0]
+        losses = self.reconstruction(generated["prediction"], driving, region)[0]
         if w["equivariance_value"]:
             if transform is None:
                 transform = self.sample_transform(driving.shape[0])
@@ -354,7 +356,8 @@ class TPSMMModel(_TPSMMNets):
         max |g| <= 10, then the optimizers step. A NaN/inf loss raises TrainingDiverged before any step.
         """
         with autocast(scaler):
-            losses, generated = self.generator_losses(batch["source"], batch["driving"], epoch)
+            losses, generated = self.generator_losses(batch["source"], batch["driving"], epoch,
+                                                      region=batch.get("driving_region"))
         values = check_finite(losses)
         clipped = [self.kp_detector, self.dense_motion_network]
         steps, nets = [optimizers["generator"]], [self.kp_detector, self.dense_motion_network,

@@ -49,12 +49,13 @@ def check_frame_size(kp_detector, generator, frame_shape):
 class ReconstructionLoss:
     """The reconstruction losses of both families on image pyramids (FOMM paper, Sec. 3.4; TPSMM, Sec. 3.5):
     the perceptual pyramid loss (VGG19 features; `vgg`, or the weights of train.vgg19_weights) and/or the pixel
-    pyramid L1, and optionally the L1 of the image gradients on the same pyramid (not in the papers), switched on
-    by their weights in `train.loss_weights`. Holds `pyramid`, `perceptual`, `pixel`, `gradient`."""
+    pyramid L1, and optionally the L1 of the image gradients and the pixel L1 inside the driving frame's region map
+    on the same pyramid (neither in the papers), switched on by their weights in `train.loss_weights`. Holds
+    `pyramid`, `perceptual`, `pixel`, `gradient`, `region`."""
 
-    def __init__(self, train_cfg, num_channels, vgg=None):
-        from ppgan.models.criterions import (GradientPyramidLoss, PerceptualPyramidLoss, PixelPyramidLoss, Vgg19,
-                                             load_vgg19_weights)
+    def __init__(self, train_cfg, num_channels, vgg=None, dataset_cfg=None):
+        from ppgan.models.criterions import (GradientPyramidLoss, PerceptualPyramidLoss, PixelPyramidLoss,
+                                             RegionPyramidLoss, Vgg19, load_vgg19_weights)
 
         scales, weights = list(train_cfg["scales"]), train_cfg["loss_weights"]
         self.pyramid = ImagePyramide(scales, num_channels)
@@ -66,12 +67,19 @@ class ReconstructionLoss:
             self.perceptual = PerceptualPyramidLoss(scales, weights["perceptual"], vgg)
         self.pixel = PixelPyramidLoss(scales, weights["pixel"]) if weights["pixel"] else None
         self.gradient = GradientPyramidLoss(scales, weights["gradient"]) if weights["gradient"] else None
+        self.region = RegionPyramidLoss(scales, weights["region"]) if weights["region"] else None
+        self.region_pyramid = ImagePyramide(scales, 1) if self.region else None
+        if self.region and dataset_cfg is not None and not dataset_cfg.get("region_dir"):
+            raise ConfigError("is non-zero but dataset.region_dir is not set; point it at the region maps of the "
+                              "training videos (python tools/make_synthetic_dataset.py --regions writes them) or "
+                              "set the weight to 0", "train.loss_weights.region")
         if not (self.perceptual or self.pixel):
             raise ConfigError("no reconstruction loss: set loss_weights.perceptual (with train.vgg19_weights) "
                               "or loss_weights.pixel", "train.loss_weights")
 
-    def __call__(self, prediction, target):
-        """({'perceptual', 'pixel', 'gradient'}: the losses switched on, pyramid of the prediction, pyramid of the target)."""
+    def __call__(self, prediction, target, region=None):
+        """({'perceptual', 'pixel', 'gradient', 'region'}: the losses switched on, pyramid of the prediction, pyramid
+        of the target). `region`: the (B, 1, H, W) region map of the target, needed by the region loss."""
         pyramid_generated, pyramid_real = self.pyramid(prediction), self.pyramid(target)
         losses = {}
         if self.perceptual is not None:
@@ -80,6 +88,12 @@ class ReconstructionLoss:
             losses["pixel"] = self.pixel(pyramid_generated, pyramid_real)
         if self.gradient is not None:
             losses["gradient"] = self.gradient(pyramid_generated, pyramid_real)
+        if self.region is not None:
+            if region is None:
+                raise ConfigError("the region loss needs the region maps of the training frames: set "
+                                  "dataset.region_dir (python tools/make_synthetic_dataset.py --regions writes them), "
+                                  "or set the weight to 0", "train.loss_weights.region")
+            losses["region"] = self.region(pyramid_generated, pyramid_real, self.region_pyramid(region))
         return losses, pyramid_generated, pyramid_real
 
 

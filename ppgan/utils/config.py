@@ -34,6 +34,7 @@ SECTIONS = {
         "pairs_list": None,
         "random_seed": 0,
         "test_size": 0.2,
+        "region_dir": None,
         "augmentation_params": {
             "flip_param": {"horizontal_flip": False, "time_flip": False},
             "jitter_param": {"brightness": 0.0, "contrast": 0.0, "saturation": 0.0, "hue": 0.0},
@@ -63,6 +64,7 @@ SECTIONS = {
             "perceptual": [10, 10, 10, 10, 10],
             "pixel": 0,
             "gradient": 0,
+            "region": 0,
             "equivariance_value": 10,
             "equivariance_jacobian": 10,
         },

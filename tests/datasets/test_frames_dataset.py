@@ -230,3 +230,55 @@ def test_pairs_from_csv(split_root, tmp_path, ds_log):
     bad.write_text("a,b\nx,y\n")
     with pytest.raises(InputError, match="source,driving"):
         PairedDataset(test, 2, pairs_list=str(bad))
+
+
+@pytest.fixture(scope="module")
+def region_root(tmp_path_factory):
+    """A synthetic dataset with its eye and mouth regions (write_dataset(regions=True))."""
+    root = tmp_path_factory.mktemp("regions") / "data"
+    write_dataset(str(root), size=S, num_train=4, num_test=2, chunks_per_id=2, num_frames=5, regions=True)
+    return root
+
+
+def test_region_maps_come_with_their_frames(region_root):
+    cfg = _cfg(region_root, region_dir=str(region_root / "regions"))
+    cfg["augmentation_params"]["flip_param"].update(horizontal_flip=True, time_flip=True)
+    cfg["augmentation_params"]["jitter_param"].update(brightness=0.3, hue=0.2)
+    ds = build_dataset(cfg, "train")
+    np.random.seed(0)
+    for _ in range(6):
+        item = ds[np.random.randint(len(ds))]
+        assert set(item) == {"source", "driving", "name", "source_region", "driving_region"}
+        for key in ("source_region", "driving_region"):
+            region = item[key]
+            assert region.shape == (1, S, S) and region.dtype == np.float32
+            assert 0 < region.mean() < 0.2 and set(np.unique(region)) <= {0.0, 1.0}  # eyes and mouth, unblurred
+    # the maps are those the renderer draws, flipped with their frames: the eyes are above the mouth, and the
+    # region is where a blink or mouth change alters the face (a test set needs none)
+    rows = np.nonzero(item["driving_region"][0].any(axis=1))[0]
+    assert rows.min() < S // 2 < rows.max()
+    assert "source_region" not in build_dataset(dict(cfg), "test")[0] and build_dataset(cfg, "test").region_dir is None
+
+
+def test_region_maps_must_exist_for_every_training_video(region_root, tmp_path):
+    with pytest.raises(ConfigError, match="dataset.region_dir.*does not exist.*--regions"):
+        build_dataset(_cfg(region_root, region_dir=str(tmp_path / "none")), "train")
+    partial = tmp_path / "partial"
+    (partial / "train").mkdir(parents=True)
+    first = sorted(os.listdir(region_root / "regions" / "train"))[0]
+    (partial / "train" / first).write_bytes((region_root / "regions" / "train" / first).read_bytes())
+    with pytest.raises(ConfigError, match="dataset.region_dir.*no region video for 3 of the 4.*face0#1.png"):
+        build_dataset(_cfg(region_root, region_dir=str(partial)), "train")
+
+
+def test_a_region_video_of_another_length_skips_its_video(region_root, tmp_path, ds_log):
+    regions = tmp_path / "regions" / "train"
+    regions.mkdir(parents=True)
+    for name in os.listdir(region_root / "regions" / "train"):
+        (regions / name).write_bytes((region_root / "regions" / "train" / name).read_bytes())
+    save_image(str(regions / "face0#0.png"), np.zeros((S, 3 * S, 3), np.uint8))
+    ds = build_dataset(_cfg(region_root, region_dir=str(tmp_path / "regions")), "train")
+    np.random.seed(1)
+    names = {ds[i % len(ds)]["name"] for i in range(12)}
+    assert "face0#0.png" not in names and "face0#0.png" in ds.broken
+    assert "has 3 frames, its video 5" in ds.broken["face0#0.png"]

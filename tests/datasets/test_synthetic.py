@@ -61,6 +61,23 @@ def test_existing_folder_needs_force(tmp_path):
     assert len(os.listdir(out / "train")) == 2
 
 
+def test_regions_are_written_beside_the_videos_and_never_left_stale(tmp_path):
+    from ppgan.datasets.synthetic import make_region_video
+    out = tmp_path / "syn"
+    write_dataset(str(out), size=32, num_train=2, num_test=1, num_frames=3, regions=True)
+    assert sorted(os.listdir(out)) == ["regions", "test", "train"]
+    for part in ("train", "test"):
+        assert sorted(os.listdir(out / "regions" / part)) == sorted(os.listdir(out / part))
+    regions = make_region_video(0, 0, 1, 3, 32)
+    video = make_video(0, 0, 1, 3, 32)
+    assert regions.shape == video.shape and set(np.unique(regions)) == {0, 255}
+    inside = regions[..., 0] > 0
+    # eyes and mouth: a few percent of the frame, in its middle, where the face is not the background
+    assert 0.005 < inside.mean() < 0.1 and not inside[:, :, :4].any() and not inside[:, :, -4:].any()
+    write_dataset(str(out), size=32, num_train=2, num_test=1, num_frames=3, force=True)
+    assert sorted(os.listdir(out)) == ["test", "train"]
+
+
 def _tool(*args):
     return subprocess.run([sys.executable, TOOL] + list(args), capture_output=True, text=True, timeout=120,
                           check=False)
@@ -79,6 +96,11 @@ def test_command_line(tmp_path):
     assert again.returncode == 2
     lines = [line for line in again.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and "--force" in lines[0]
+    regions = _tool("--out", str(tmp_path / "syn"), "--size", "16", "--num-train", "1", "--num-test", "1",
+                    "--num-frames", "2", "--regions", "--force")
+    assert regions.returncode == 0, regions.stderr
+    assert sorted(os.listdir(os.path.join(out, "regions", "train"))) == ["face0#0.png"]
+    assert "dataset.region_dir=%s/regions train.loss_weights.region=10" % out in regions.stderr + regions.stdout
     bad = _tool("--out", str(tmp_path / "x"), "--num-frames", "1")
     assert bad.returncode == 2 and bad.stderr.strip().startswith("error:") and "Traceback" not in bad.stderr
     assert sorted(os.listdir(tmp_path)) == ["syn"]
@@ -96,6 +118,8 @@ def test_the_suggested_command_adds_only_the_overrides_the_config_needs():
         assert tool.train_command("data/synthetic400/", 64) == (
             "python tools/main.py -c configs/firstorder_synthetic_wide_64.yaml")
         assert tool.train_command("data/synthetic", 32).endswith("_64.yaml -o dataset.frame_shape=[32,32,3]")
+        assert tool.train_command("data/synthetic", 64, regions=True).endswith(
+            "_64.yaml -o dataset.region_dir=data/synthetic/regions train.loss_weights.region=10")
     finally:
         os.chdir(cwd)
     for name, config in tool.CONFIG_OF_FOLDER.items():   # each config reads that folder at that size

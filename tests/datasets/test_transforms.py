@@ -28,6 +28,15 @@ def _params(**sections):
     return params
 
 
+def _all_on(jitter=0.1):
+    """Every augmentation switched on (colour jitter of `jitter`, its hue at most 0.2)."""
+    return _params(flip_param={"horizontal_flip": True, "time_flip": True},
+                   jitter_param={"brightness": jitter, "contrast": jitter, "saturation": jitter,
+                                 "hue": min(jitter, 0.2)},
+                   crop_param={"size": [16, 16]}, resize_param={"ratio": [0.9, 1.1]},
+                   rotation_param={"degrees": 10})
+
+
 def test_defaults_disable_everything():
     assert build_transform(SECTIONS["dataset"]["augmentation_params"], SHAPE) is None
     assert build_transform(None, SHAPE) is None
@@ -70,10 +79,7 @@ def test_each_transform_keeps_size_and_treats_frames_alike(transform):
 
 
 def test_full_pipeline_is_deterministic_given_rng_and_shared_across_frames():
-    params = _params(flip_param={"horizontal_flip": True, "time_flip": True},
-                     jitter_param={"brightness": 0.1, "contrast": 0.1, "saturation": 0.1, "hue": 0.1},
-                     crop_param={"size": [16, 16]}, resize_param={"ratio": [0.9, 1.1]},
-                     rotation_param={"degrees": 10})
+    params = _all_on()
     t = build_transform(params, SHAPE)
     assert isinstance(t, AllAugmentationTransform) and len(t.transforms) == 5
     frame = _frames(1)[0]
@@ -104,3 +110,20 @@ def test_bad_values_name_their_key(params, path):
     with pytest.raises(ConfigError) as info:
         build_transform(params, SHAPE)
     assert info.value.key_path == path
+
+
+def test_extra_channels_move_with_the_frame_and_are_not_recoloured():
+    """A region map carried as a 4th channel follows every geometric transform and no colour jitter."""
+    params = _all_on(jitter=0.3)
+    t = build_transform(params, SHAPE)
+    frames = _frames(2, seed=3)
+    with_map = [np.concatenate([f, f[:, :, :1]], axis=2) for f in frames]  # the map: a copy of the red channel
+    plain = t(frames, np.random.RandomState(5))
+    carried = t(with_map, np.random.RandomState(5))
+    geometric = AllAugmentationTransform(SHAPE, **{k: v for k, v in params.items() if k != "jitter_param"})
+    moved = geometric(frames, np.random.RandomState(5))
+    for p, c, m in zip(plain, carried, moved):
+        assert c.shape == SHAPE[:2] + (4,)
+        np.testing.assert_allclose(c[:, :, :3], p, atol=1e-6)        # the colours as without the map
+        np.testing.assert_allclose(c[:, :, 3], m[:, :, 0], atol=1e-6)  # the map moved, not jittered
+    assert not np.allclose(plain[0][:, :, 0], moved[0][:, :, 0])

@@ -2,7 +2,7 @@ import numpy as np
 import paddle
 import pytest
 
-from ppgan.models.criterions import (GradientPyramidLoss, PixelPyramidLoss, Vgg19, image_gradients, equivariance_jacobian_loss, equivariance_value_loss,
+from ppgan.models.criterions import (GradientPyramidLoss, PixelPyramidLoss, RegionPyramidLoss, Vgg19, image_gradients, equivariance_jacobian_loss, equivariance_value_loss,
                                      feature_matching_loss, load_vgg19_weights, lsgan_discriminator_loss,
                                      lsgan_generator_loss)
 from ppgan.models.criterions.perceptual import VGG19_LAYOUT
@@ -125,3 +125,30 @@ def test_equivariance_losses_vanish_for_consistent_keypoints(rng):
     assert float(equivariance_jacobian_loss(kp, kp, identity, 10)) == pytest.approx(0, abs=1e-5)
     shifted = {"value": value + 0.1, "jacobian": jac}
     assert float(equivariance_value_loss(kp, shifted, identity, 10)) == pytest.approx(1.0, rel=1e-5)
+
+
+def test_region_pyramid_loss_counts_only_the_region_and_averages_over_it():
+    from ppgan.modules.antialias import ImagePyramide
+    scales = [1, 0.5]
+    images, maps = ImagePyramide(scales, 3), ImagePyramide(scales, 1)
+    rs = np.random.RandomState(0)
+    x, y = (paddle.to_tensor(rs.rand(2, 3, 16, 16).astype("float32")) for _ in range(2))
+    loss = RegionPyramidLoss(scales, 10)
+    # a region covering everything is the pixel L1 (at full scale: coarser maps fade at the borders, as the
+    # anti-aliasing blur pads with zeros)
+    full = ImagePyramide([1], 3)
+    everywhere = ImagePyramide([1], 1)(paddle.ones([2, 1, 16, 16]))
+    assert float(RegionPyramidLoss([1], 10)(full(x), full(y), everywhere)) == pytest.approx(
+        float(PixelPyramidLoss([1], 10)(full(x), full(y))), rel=1e-6)
+    # no region, no loss; a difference outside the region costs nothing
+    assert float(loss(images(x), images(y), maps(paddle.zeros([2, 1, 16, 16])))) == 0
+    region = np.zeros((2, 1, 16, 16), "float32")
+    region[:, :, :8] = 1
+    outside = y.numpy().copy()
+    outside[:, :, 12:] += 0.5
+    at_scale_1 = RegionPyramidLoss([1], 1)
+    one = ImagePyramide([1], 1)(paddle.to_tensor(region))
+    pyr = ImagePyramide([1], 3)
+    assert float(at_scale_1(pyr(y), pyr(paddle.to_tensor(outside)), one)) == pytest.approx(0, abs=1e-6)
+    # its size does not scale it: the mean |difference| inside, whatever the area
+    assert float(at_scale_1(pyr(y + 0.2), pyr(y), one)) == pytest.approx(0.2, rel=1e-4)

@@ -126,3 +126,17 @@ def test_nan_loss_is_reported_by_name():
     batch["driving"] = batch["driving"] * float("nan")
     with pytest.raises(TrainingDiverged, match="loss pixel"):
         model.train_iter(batch, _optimizers(model, cfg))
+
+
+def test_region_loss_reads_the_driving_regions():
+    cfg = _config(region=10, generator_gan=0, feature_matching=[0, 0])
+    with pytest.raises(ConfigError, match="train.loss_weights.region.*dataset.region_dir"):
+        build_model(cfg)
+    cfg["dataset"]["region_dir"] = "data/regions"
+    model = build_model(cfg)
+    region = np.zeros((2, 1, 32, 32), "float32")
+    region[:, :, 10:20, 10:20] = 1
+    losses, _ = model.generator_losses(**_batch(), region=paddle.to_tensor(region))
+    assert float(losses["region"]) > 0 and float(losses["pixel"]) > 0
+    values, _ = model.train_iter(dict(_batch(), driving_region=paddle.to_tensor(region)), _optimizers(model, cfg))
+    assert values["region"] > 0

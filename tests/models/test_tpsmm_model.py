@@ -330,3 +330,33 @@ def test_keypoint_normalizer_modes():
     with paddle.no_grad():
         np.testing.assert_allclose(normalizer(kp_source, kp_driving, kp_initial, 1.0)["fg_kp"].numpy(),
                                    avd(kp_source, kp_driving)["fg_kp"].numpy())
+
+
+def _region_config(region_dir="data/regions"):
+    cfg = _config(loss_weights={"region": 10, "equivariance_value": 0, "warp_loss": 0, "bg": 0})
+    cfg["dataset"]["region_dir"] = region_dir
+    return cfg
+
+
+def test_region_loss_is_the_l1_inside_the_driving_regions():
+    model = build_model(_region_config())
+    batch = _batch()
+    empty = paddle.zeros([2, 1, SIZE, SIZE])
+    losses, _ = model.generator_losses(**batch, epoch=5, region=empty)
+    assert set(losses) == {"pixel", "region"} and float(losses["region"]) == 0
+    eyes = np.zeros((2, 1, SIZE, SIZE), "float32")
+    eyes[:, :, 8:14, 6:26] = 1
+    losses, generated = model.generator_losses(**batch, epoch=5, region=paddle.to_tensor(eyes))
+    assert float(losses["region"]) > 0
+    # the training step reads the batch's driving_region
+    optimizers, _ = _solver(model, _region_config())
+    values, _ = model.train_iter(dict(batch, driving_region=paddle.to_tensor(eyes)), optimizers, epoch=5)
+    assert values["region"] > 0
+
+
+def test_region_loss_needs_region_maps():
+    with pytest.raises(ConfigError, match="train.loss_weights.region.*dataset.region_dir.*--regions"):
+        build_model(_region_config(region_dir=None))
+    model = build_model(_region_config())
+    with pytest.raises(ConfigError, match="train.loss_weights.region.*dataset.region_dir"):
+        model.generator_losses(**_batch(), epoch=5)

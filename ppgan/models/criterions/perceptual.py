@@ -148,3 +148,20 @@ class GradientPyramidLoss(PixelPyramidLoss):
     as the pixel L1's is the median of the candidates."""
 
     maps = staticmethod(image_gradients)
+
+
+class RegionPyramidLoss(PixelPyramidLoss):
+    """sum_s w sum_p m_s(p) mean_c|D_s(x) - D_s(y)|(p) / sum_p m_s(p): the pixel pyramid L1 inside weighted regions
+    m (the driving frame's region map, e.g. its eyes and mouth, downsampled as the images are). Not in either paper.
+    A blink or a mouth opening alters a few percent of a face's pixels, so the whole-frame L1 barely sees whether it
+    was reproduced; this term is the L1 of those pixels alone, as large as the whole frame's when they are wrong.
+    Batches without region pixels add nothing."""
+
+    def forward(self, prediction_pyramid, target_pyramid, region_pyramid):
+        total = 0.0
+        for scale in self.scales:
+            key = "prediction_%s" % scale
+            x, y, m = prediction_pyramid[key], target_pyramid[key], region_pyramid[key].detach()
+            diff = paddle.abs(x - y.detach()).mean(axis=1, keepdim=True)
+            total = total + self.weight * (diff * m).sum() / (m.sum() + 1e-6)
+        return total
