@@ -11,6 +11,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 def parse_args(argv=None):
     from ppgan.datasets.preparation import (DEFAULT_CUT_THRESHOLD, DEFAULT_INCREASE, DEFAULT_MIN_FRAMES, FORMATS,
                                             KINDS, Options)
+    from ppgan.utils.cli import add_face_detector_arguments
     defaults = Options()
     parser = argparse.ArgumentParser(
         description="Find the subject (the largest face, or a body's keypoints) in every frame of raw videos, "
@@ -60,12 +61,7 @@ def parse_args(argv=None):
                              "go to test/; one source video goes to train/ (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=defaults.seed,
                         help="random seed of the train/test split (default: %(default)s)")
-    parser.add_argument("--detector", default="dlib",
-                        help="face detector (ppgan.detectors): dlib (68-landmark stack of the eval extra) or haar "
-                             "(OpenCV's frontal cascade) (default: %(default)s)")
-    parser.add_argument("--method", default="hog", choices=("hog", "cnn", "hog_then_cnn"),
-                        help="dlib's detector: hog (fast, frontal faces), cnn (turned faces too, ~20x slower) or "
-                             "hog_then_cnn (the CNN on frames where HOG finds nothing) (default: %(default)s)")
+    add_face_detector_arguments(parser)
     parser.add_argument("--pose-estimator", default=None,
                         help="body pose estimator for --kind body (a ppgan.detectors POSE_ESTIMATORS name; "
                              "default: blazepose, shipped)")

@@ -262,8 +262,7 @@ def build_subject_finder(kind, detector="dlib", method="hog", pose_estimator=Non
     extent of a body's keypoints (`pose_estimator`: a POSE_ESTIMATORS name; default: BlazePose)."""
     from ppgan import detectors
     if kind == "face":
-        cfg = {"name": detector, "method": method, "landmarks": False} if detector == "dlib" else {"name": detector}
-        face_detector = detectors.build_face_detector(cfg)
+        face_detector = detectors.build_face_detector(detectors.face_detector_config(detector, method, False))
         return lambda frame: face_box(face_detector.detect(frame))
     if kind != "body":
         raise InputError("kind must be one of %s, got %r" % (", ".join(KINDS), kind))

@@ -11,7 +11,8 @@ from .base import (MISSING, NUM_FACE_LANDMARKS, OPENPOSE_18, Face, FaceDetector,
                    FaceEnhancer, PoseEstimator, largest_first, missing_points)
 from .builder import (DEFAULT_FACE_DETECTOR, DEFAULT_FACE_ENHANCER, DEFAULT_POSE_ESTIMATOR,  # noqa: F401
                       FACE_DETECTORS, FACE_EMBEDDERS, FACE_ENHANCERS, POSE_ESTIMATORS, DetectorUnavailable,
-                      build_face_detector, build_face_embedder, build_face_enhancer, build_pose_estimator)
+                      build_face_detector, build_face_embedder, build_face_enhancer, build_pose_estimator,
+                      face_detector_config)
 # importing a plug-in's module registers its classes
 from . import haar, dlib_face, blazepose, face_alignment_detector, gpen_enhancer  # noqa: F401,E402
 from .gpen_enhancer import GPENEnhancer, gpen_weights  # noqa: F401,E402

@@ -37,6 +37,12 @@ def build_face_detector(cfg=DEFAULT_FACE_DETECTOR):
     return _build(FACE_DETECTORS, cfg, "face_detector")
 
 
+def face_detector_config(name, method="hog", landmarks=True):
+    """The config of the face detector `name` as the tools' --detector and --method give it: dlib's takes the
+    `method` and whether to find `landmarks`; other detectors take neither."""
+    return {"name": name, "method": method, "landmarks": bool(landmarks)} if name == "dlib" else {"name": name}
+
+
 def build_face_embedder(cfg="dlib"):
     """A face identity embedder from a registered name or {name: ..., arguments}."""
     return _build(FACE_EMBEDDERS, cfg, "face_embedder")

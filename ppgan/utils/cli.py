@@ -25,6 +25,16 @@ def height_width(text):
     return height, width
 
 
+def add_face_detector_arguments(parser, which="face detector (ppgan.detectors): dlib (68-landmark stack of the "
+                                                        "eval extra) or haar (OpenCV's frontal cascade)"):
+    """--detector (a FACE_DETECTORS name, described by `which`) and --method (dlib's) of a tool that finds faces;
+    `face_detector_config(args.detector, args.method)` turns them into a detector config."""
+    parser.add_argument("--detector", default="dlib", help="%s (default: %%(default)s)" % which)
+    parser.add_argument("--method", default="hog", choices=("hog", "cnn", "hog_then_cnn"),
+                        help="dlib's detector: hog (fast, frontal faces), cnn (turned faces too, ~20x slower) or "
+                             "hog_then_cnn (the CNN on frames where HOG finds nothing) (default: %(default)s)")
+
+
 def run(main, argv=None):
     """Call `main(argv)`; a project error prints 'error: <message>' and exits 2, Ctrl-C exits 130."""
     quiet_warnings()

@@ -124,3 +124,10 @@ def test_corrupt_model_file(tmp_path):
 def test_largest_first_drops_nested_duplicates():
     faces = [Face((0, 0, 10, 10), 1.0), Face((100, 100, 50, 50), 0.5), Face((105, 105, 40, 40), 0.9)]
     assert [f.box for f in largest_first(faces)] == [(100, 100, 50, 50), (0, 0, 10, 10)]
+
+
+def test_the_tools_detector_flags_make_its_config():
+    from ppgan.detectors import face_detector_config
+    assert face_detector_config("dlib", "cnn", False) == {"name": "dlib", "method": "cnn", "landmarks": False}
+    assert face_detector_config("haar", "cnn") == {"name": "haar"}
+    assert build_face_detector(face_detector_config("dlib", "hog_then_cnn")).method == "hog_then_cnn"
