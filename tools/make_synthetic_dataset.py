@@ -31,6 +31,11 @@ def parse_args(argv=None):
                              "name whose frames are white where its eyes and mouth can change (blinks, mouth "
                              "opening), black elsewhere; train with dataset.region_dir=OUT/regions and "
                              "train.loss_weights.region to weigh the reconstruction there")
+    parser.add_argument("--landmarks", action="store_true",
+                        help="also write OUT/landmarks/train/ and OUT/landmarks/test/: for every video, <video "
+                             "name>.npz with the places of its brows, upper lids, nose, mouth corners, lower lip, "
+                             "chin and pupils in every frame; train with dataset.landmark_dir=OUT/landmarks, "
+                             "train.loss_weights.landmark and train.landmark_keypoints to place keypoints there")
     parser.add_argument("--force", action="store_true",
                         help="replace the train/ and test/ folders of a non-empty output folder")
     return parser.parse_args(argv)
@@ -65,7 +70,7 @@ def main(argv=None):
     written = write_dataset(args.out, size=args.size, num_train=args.num_train, num_test=args.num_test,
                             chunks_per_id=args.chunks_per_id, num_frames=args.num_frames, fmt=args.format,
                             seed=args.seed, force=args.force, fps=args.fps, progress=True,
-                            regions=args.regions)
+                            regions=args.regions, landmarks=args.landmarks)
     get_logger("ppgan.datasets").info("wrote %d training and %d test videos to %s; train with: %s",
                                       len(written["train"]), len(written["test"]), args.out,
                                       train_command(args.out, args.size, args.regions))

@@ -74,12 +74,18 @@ class FramesDataset(paddle.io.Dataset):
     channel, 0..255 -> 0..1; e.g. the eyes and mouth that `tools/make_synthetic_dataset.py --regions` draws). Train
     items then also hold "source_region" and "driving_region": float32 (1, H, W), moved by the same geometric
     augmentations as their frames and by no colour jitter. The region loss (`train.loss_weights.region`) reads them.
+
+    `landmark_dir` (train only): laid out as `root_dir`, for every training video `<video name>.npz` holding
+    `points`, (T, N, 2) float landmarks in keypoint coordinates ([-1, 1], NaN where unknown), and `flip`, the
+    landmark order of a mirrored frame (e.g. `tools/make_synthetic_dataset.py --landmarks`). Train items then hold
+    "source_landmarks" and "driving_landmarks": float32 (N, 2), flipped with their frames (flips and colour jitter
+    only). The landmark loss (`train.loss_weights.landmark`) reads them.
     """
 
     max_retries = 10
 
     def __init__(self, root_dir, frame_shape=(256, 256, 3), id_sampling=False, is_train=True, random_seed=0,
-                 test_size=0.2, pairs_list=None, augmentation_params=None, region_dir=None):
+                 test_size=0.2, pairs_list=None, augmentation_params=None, region_dir=None, landmark_dir=None):
         if root_dir is None or str(root_dir).strip() == "":
             raise ConfigError("is not set; " + _SET_ROOT, "root_dir")
         root_dir = os.fspath(root_dir)
@@ -106,22 +112,43 @@ class FramesDataset(paddle.io.Dataset):
             self.ids = None
         self._num_frames = {}
         self.broken = {}
-        self.region_dir = self._check_regions(region_dir, root_dir) if self.is_train and region_dir else None
+        self.region_dir = (self._check_sidecars(region_dir, root_dir, "region_dir", "", "region video", "--regions")
+                           if self.is_train and region_dir else None)
+        self.landmark_dir = None
+        if self.is_train and landmark_dir:
+            if self.transform is not None and not self.transform.moves_points():
+                raise ConfigError("landmarks follow flips and colour jitter only; switch rotation_param, "
+                                  "resize_param and crop_param off, or set landmark_dir to null", "landmark_dir")
+            self.landmark_dir = self._check_sidecars(landmark_dir, root_dir, "landmark_dir", ".npz", "landmark file",
+                                                     "--landmarks")
 
-    def _check_regions(self, region_dir, root_dir):
-        """The folder of region videos matching this dataset's videos (`region_dir` with the part's subfolder)."""
-        region_dir = os.fspath(region_dir)
-        folder = os.path.join(region_dir, os.path.relpath(self.root_dir, root_dir))
+    def _check_sidecars(self, sidecar_dir, root_dir, key, suffix, what, flag):
+        """The folder of per-video files (`<video name><suffix>`) matching this dataset's videos: `sidecar_dir`
+        with the part's subfolder."""
+        folder = os.path.join(os.fspath(sidecar_dir), os.path.relpath(self.root_dir, root_dir))
         if not os.path.isdir(folder):
-            raise ConfigError("folder '%s' does not exist; make the regions of a synthetic dataset with python "
-                              "tools/make_synthetic_dataset.py --regions, or set region_dir to null" % folder,
-                              "region_dir")
-        missing = [name for name in self.videos if not os.path.exists(os.path.join(folder, name))]
+            raise ConfigError("folder '%s' does not exist; a synthetic dataset gets one from python "
+                              "tools/make_synthetic_dataset.py %s; or set %s to null" % (folder, flag, key), key)
+        missing = [name for name in self.videos if not os.path.exists(os.path.join(folder, name + suffix))]
         if missing:
-            raise ConfigError("'%s' has no region video for %d of the %d training videos (first: %s); write them "
-                              "all, or set region_dir to null" % (folder, len(missing), len(self.videos),
-                                                                  missing[0]), "region_dir")
+            raise ConfigError("'%s' has no %s for %d of the %d training videos (first: %s); write them all, or set "
+                              "%s to null" % (folder, what, len(missing), len(self.videos), missing[0] + suffix, key),
+                              key)
         return folder
+
+    def _landmarks(self, name, indices, total):
+        """(points (len(indices), N, 2) float32, flip order) of video `name` at frame `indices`."""
+        path = os.path.join(self.landmark_dir, name + ".npz")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                points, flip = np.asarray(data["points"], np.float32), [int(i) for i in data["flip"]]
+        except (OSError, ValueError, KeyError) as e:
+            raise InputError("cannot read landmark file '%s' (%s); write it again" % (path, e)) from None
+        n = points.shape[1] if points.ndim == 3 else 0
+        if points.ndim != 3 or points.shape[0] != total or points.shape[2] != 2 or sorted(flip) != list(range(n)):
+            raise InputError("landmark file '%s' must hold points (%d, N, 2) and flip, an order of 0..N-1; got "
+                             "points %s; write it again" % (path, total, points.shape))
+        return points[indices], flip
 
     def _select_videos(self, root_dir, test_size, seed):
         part = "train" if self.is_train else "test"
@@ -198,7 +225,7 @@ class FramesDataset(paddle.io.Dataset):
                 continue
             path = os.path.join(self.root_dir, name)
             try:
-                frames = self._read_pair(path, name)
+                frames, landmarks = self._read_pair(path, name)
             except InputError as e:
                 reason = str(e) if path in str(e) else "%s: %s" % (path, e)
                 self.broken[name] = reason
@@ -207,6 +234,8 @@ class FramesDataset(paddle.io.Dataset):
             item = {"source": _to_chw(frames[0][:, :, :3]), "driving": _to_chw(frames[1][:, :, :3]), "name": name}
             if self.region_dir is not None:
                 item.update(source_region=_to_chw(frames[0][:, :, 3:]), driving_region=_to_chw(frames[1][:, :, 3:]))
+            if landmarks is not None:
+                item.update(source_landmarks=landmarks[0], driving_landmarks=landmarks[1])
             return item
         raise InputError("could not read a training video in %d attempts; broken videos in '%s': %s"
                          % (self.max_retries, self.root_dir,
@@ -221,7 +250,8 @@ class FramesDataset(paddle.io.Dataset):
         return chunks[np.random.randint(len(chunks))] if chunks else None
 
     def _read_pair(self, path, name):
-        """Two frames of the video at `path`, HxWx3 float32 (HxWx4 with the region weights as the 4th channel)."""
+        """(two frames of the video at `path`, HxWx3 float32 (HxWx4 with the region weights as the 4th channel);
+        their landmarks, two (N, 2) float32, or None)."""
         total = self._count(path)
         indices = np.sort(np.random.choice(total, replace=True, size=2))
         frames = [self._prepare(f) for f in vio.read_frames(path, indices, self.frame_shape)]
@@ -232,9 +262,13 @@ class FramesDataset(paddle.io.Dataset):
                                  % (region_path, self._count(region_path), total))
             regions = [self._prepare(f)[:, :, :1] for f in vio.read_frames(region_path, indices, self.frame_shape)]
             frames = [np.concatenate([f, r], axis=2) for f, r in zip(frames, regions)]
-        if self.transform is not None:
-            frames = self.transform(frames)
-        return frames
+        if self.landmark_dir is None:
+            return (self.transform(frames) if self.transform is not None else frames), None
+        points, flip = self._landmarks(name, indices, total)
+        if self.transform is None:
+            return frames, list(points)
+        frames, moved = self.transform(frames, points=(list(points), flip))
+        return frames, [np.asarray(p, np.float32) for p in moved]
 
 
 class DatasetRepeater(paddle.io.Dataset):

@@ -200,6 +200,63 @@ def render_face(identity, motion, index, size, background=None):
     return np.clip(np.round(small), 0, 255).astype(np.uint8)
 
 
+# Landmarks the renderer knows (image left and right, as drawn): brows and upper lids (a blink moves the lid down to
+# the eye's centre line), the nose, the mouth's corners and lower lip (opening moves it down), the chin and the
+# pupils (gaze; unknown, NaN, while the eye is shut). None of them can meet another, so thin-plate splines through
+# them stay solvable whatever the expression.
+LANDMARKS = ("left_brow", "left_upper_lid", "right_brow", "right_upper_lid", "nose", "left_mouth_corner",
+             "right_mouth_corner", "lower_lip", "chin", "left_pupil", "right_pupil")
+# the index of each landmark in a mirrored frame (left and right swap)
+LANDMARK_FLIP = tuple(LANDMARKS.index(n.replace("left", "@").replace("right", "left").replace("@", "right"))
+                      for n in LANDMARKS)
+CLOSED_EYE = 0.15   # eyes_open below this is drawn as a shut lid
+
+
+def face_landmarks(identity, motion, index, size):
+    """(len(LANDMARKS), 2) float64 (x, y) of frame `index` of `identity` moved by `motion` at `size` x `size`, in
+    the keypoints' coordinates: -1 and 1 are the centres of the first and last pixel (make_coordinate_grid); the
+    pupils are NaN on a shut eye."""
+    big = size * SUPERSAMPLE
+    pose = _Pose(((0.5 + motion["dx"][index]) * big, (0.52 + motion["dy"][index]) * big),
+                 motion["angle"][index], motion["scale"][index])
+    b = identity["face_height"] * big
+    a = b * identity["face_aspect"]
+    ex, ey = identity["eye_spacing"] * a * 1.2, -identity["eye_height"] * b
+    ew = identity["eye_size"] * a
+    eh = ew * 0.75
+    opened = motion["eyes_open"][index]
+    shut = opened < CLOSED_EYE
+    h = 0.0 if shut else eh * opened
+    px, py = motion["pupil_x"][index], motion["pupil_y"][index]
+    mw, my = identity["mouth_width"] * a, identity["mouth_y"] * b
+    mh = (0.04 + 0.3 * motion["mouth_open"][index]) * mw
+    if mh > 0.06 * mw:   # open: the dark ellipse and its lip line
+        corner, lip = (mw * 0.55, my), my + mh
+    else:                # closed: the lip arc
+        corner = (mw * 0.55 * math.cos(0.15 * math.pi), my - 0.15 * mw + 0.2 * mw * math.sin(0.15 * math.pi))
+        lip = my + 0.05 * mw
+    ir = ew * 0.5
+    local = []
+    for side in (-1, 1):
+        local += [(side * ex, ey - eh * 1.5 - eh * 0.4), (side * ex, ey - h)]
+    local += [(0.0, 0.12 * b), (-corner[0], corner[1]), (corner[0], corner[1]), (0.0, lip), (0.0, b)]
+    for side in (-1, 1):
+        local.append((side * ex + px * (ew - ir) * 0.9, ey + py * max(h - ir, 0) * 0.8))
+    world = np.asarray(local, np.float64) @ pose.rot.T + pose.centre
+    # a big-canvas coordinate u is small-pixel u / SUPERSAMPLE - 0.5; pixel j is 2 j / (size - 1) - 1
+    points = 2 * (world / SUPERSAMPLE - 0.5) / (size - 1) - 1
+    if shut:
+        points[-2:] = np.nan
+    return points
+
+
+def make_landmarks(seed, identity_index, chunk, num_frames=32, size=64):
+    """The (T, len(LANDMARKS), 2) `face_landmarks` of `make_video(seed, identity_index, chunk, ...)`."""
+    identity = random_identity(_rng(seed, identity_index))
+    motion = random_motion(_rng(seed, identity_index, chunk, 1), num_frames)
+    return np.stack([face_landmarks(identity, motion, i, size) for i in range(num_frames)])
+
+
 def _rng(seed, *keys):
     return np.random.RandomState([int(seed) & 0x7FFFFFFF] + [int(k) for k in keys])
 
@@ -254,12 +311,18 @@ def plan(num_train, num_test, chunks_per_id):
     return out
 
 
+def write_landmarks(path, points, flip):
+    """Save (T, N, 2) landmarks and their mirror order `flip` as the .npz FramesDataset's `landmark_dir` reads."""
+    np.savez(path, points=np.asarray(points, np.float32), flip=np.asarray(flip, np.int64))
+
+
 def write_dataset(out_dir, size=64, num_train=30, num_test=8, chunks_per_id=2, num_frames=32, fmt="png", seed=0,
-                  force=False, fps=25, progress=False, regions=False):
+                  force=False, fps=25, progress=False, regions=False, landmarks=False):
     """Write `out_dir/train/` and `out_dir/test/` with videos named `face<id>#<chunk>`; returns their paths.
 
     With `regions`, also `out_dir/regions/train/` and `out_dir/regions/test/`: for every video, one of the same
-    name and format with its eye and mouth regions (`make_region_video`), for FramesDataset's `region_dir`.
+    name and format with its eye and mouth regions (`make_region_video`), for FramesDataset's `region_dir`. With
+    `landmarks`, `out_dir/landmarks/<part>/<video name>.npz`: its `make_landmarks` (for `landmark_dir`).
 
     Everything is written under a temporary folder and moved into place at the end, so an interrupted
     run leaves `out_dir` as it was. A non-empty `out_dir` is refused unless `force` (which replaces
@@ -282,12 +345,13 @@ def write_dataset(out_dir, size=64, num_train=30, num_test=8, chunks_per_id=2, n
     tmp = temp_dir_next_to(out_dir)
     jobs = plan(int(num_train), int(num_test), int(chunks_per_id))
     written = {"train": [], "test": []}
-    parts = list(written) + (["regions"] if regions else [])
+    extras = [name for name, on in (("regions", regions), ("landmarks", landmarks)) if on]
+    parts = list(written) + extras
     try:
         for part in written:
             os.makedirs(os.path.join(tmp, part))
-            if regions:
-                os.makedirs(os.path.join(tmp, "regions", part))
+            for extra in extras:
+                os.makedirs(os.path.join(tmp, extra, part))
         bar = None
         if progress:
             from tqdm import tqdm
@@ -300,6 +364,9 @@ def write_dataset(out_dir, size=64, num_train=30, num_test=8, chunks_per_id=2, n
             if regions:
                 _save(make_region_video(seed, ident, chunk, int(num_frames), int(size)),
                       os.path.join(tmp, "regions", part, name), fmt, fps)
+            if landmarks:
+                write_landmarks(os.path.join(tmp, "landmarks", part, os.path.basename(path) + ".npz"),
+                                make_landmarks(seed, ident, chunk, int(num_frames), int(size)), LANDMARK_FLIP)
             if bar is not None:
                 bar.update(1)
         if bar is not None:
@@ -307,7 +374,7 @@ def write_dataset(out_dir, size=64, num_train=30, num_test=8, chunks_per_id=2, n
         if not os.path.isdir(out_dir):
             os.replace(tmp, out_dir)
         else:
-            for part in ("train", "test", "regions"):  # regions of other videos would be stale: removed too
+            for part in ("train", "test", "regions", "landmarks"):  # those of other videos would be stale
                 target = os.path.join(out_dir, part)
                 if os.path.isdir(target):
                     shutil.rmtree(target)

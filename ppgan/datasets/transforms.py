@@ -40,13 +40,20 @@ class RandomFlip:
         self.horizontal_flip = bool(horizontal_flip)
         self.time_flip = bool(time_flip)
 
-    def __call__(self, frames, rng=None):
+    moves_points = True
+
+    def __call__(self, frames, rng=None, points=None):
+        """The flipped frames; with `points` ((landmarks (N, 2) in [-1, 1] per frame, mirror order)), also the
+        landmarks flipped alike: (frames, [landmarks])."""
         rng = _rng(rng)
         if self.time_flip and rng.rand() < 0.5:
             frames = frames[::-1]
+            points = None if points is None else (points[0][::-1], points[1])
         if self.horizontal_flip and rng.rand() < 0.5:
             frames = [np.ascontiguousarray(f[:, ::-1]) for f in frames]
-        return list(frames)
+            if points is not None:
+                points = ([np.stack([-p[:, 0], p[:, 1]], axis=1)[list(points[1])] for p in points[0]], points[1])
+        return list(frames) if points is None else (list(frames), list(points[0]))
 
 
 class ColorJitter:
@@ -56,6 +63,8 @@ class ColorJitter:
     are used for every frame of the sample. Channels after the first three (a region map carried with the
     frame, FramesDataset's `region_dir`) are left as they are: only the geometric transforms move them.
     """
+
+    moves_points = True   # colours only: landmarks stay where they are
 
     def __init__(self, brightness=0.0, contrast=0.0, saturation=0.0, hue=0.0):
         self.brightness = _non_negative(brightness, "brightness")
@@ -205,11 +214,22 @@ class AllAugmentationTransform:
     def __bool__(self):
         return bool(self.transforms)
 
-    def __call__(self, frames, rng=None):
+    def moves_points(self):
+        """True if every enabled transform can carry landmarks (flips and colour jitter; not yet rotation, resize
+        or crop)."""
+        return all(getattr(t, "moves_points", False) for t in self.transforms)
+
+    def __call__(self, frames, rng=None, points=None):
+        """The augmented frames; with `points` ((per-frame (N, 2) landmarks, mirror order)), (frames, landmarks)."""
         frames = list(frames)
+        landmarks = None if points is None else list(points[0])
         for t in self.transforms:
-            frames = t(frames, rng)
-        return [np.clip(f, 0.0, 1.0).astype(np.float32) for f in frames]
+            if landmarks is not None and isinstance(t, RandomFlip):
+                frames, landmarks = t(frames, rng, (landmarks, points[1]))
+            else:
+                frames = t(frames, rng)
+        frames = [np.clip(f, 0.0, 1.0).astype(np.float32) for f in frames]
+        return frames if points is None else (frames, landmarks)
 
 
 def _section(params, name):

@@ -9,8 +9,8 @@ full one (its FirstOrderModelMobile) adds the stages of ppgan.models.firstorder_
 from ppgan.models.builder import DISCRIMINATORS, GENERATORS, MODELS, build_nets, common_params
 from ppgan.models.criterions import (equivariance_jacobian_loss, equivariance_value_loss, feature_matching_loss,
                                      lsgan_discriminator_loss, lsgan_generator_loss)
-from ppgan.models.training import (ReconstructionLoss, TrainingDiverged, autocast, backward_and_step,  # noqa: F401
-                                   check_finite, check_frame_size)
+from ppgan.models.training import (LandmarkLoss, ReconstructionLoss, TrainingDiverged,  # noqa: F401
+                                   autocast, backward_and_step, check_finite, check_frame_size)
 from ppgan.modules.antialias import ImagePyramide
 from ppgan.modules.builder import KP_DETECTORS
 from ppgan.modules.geometry import movement_scale, normalize_kp, RandomTransform
@@ -97,6 +97,7 @@ class FirstOrderModel:
         self.transform_params = dict(train["transform_params"])
         self.loss_weights = weights = train["loss_weights"]
         self.reconstruction = ReconstructionLoss(train, common["num_channels"], vgg, config.get("dataset"))
+        self.landmark_loss = LandmarkLoss(train, common["num_kp"], config.get("dataset"))
         self.pyramid = self.reconstruction.pyramid
 
         # As in the original, the discriminator (and feature matching on its features) is used only with the
@@ -160,9 +161,9 @@ class FirstOrderModel:
         """Draw the random affine + TPS transform of the equivariance losses."""
         return RandomTransform.sample(batch_size, align_corners=self.align_corners, **self.transform_params)
 
-    def generator_losses(self, source, driving, transform=None, region=None):
+    def generator_losses(self, source, driving, transform=None, region=None, landmarks=(None, None)):
         """Losses of keypoint detector + generator on a (source, driving) batch (`region`: the driving frames'
-        region maps, for the region loss).
+        region maps, for the region loss; `landmarks`: (source's, driving's) (B, N, 2), for the landmark loss).
 
         Returns ({name: scalar}, generated) where `generated` holds the generator outputs plus
         `kp_source`, `kp_driving` and, with equivariance, `transformed_frame` / `transformed_kp`.
@@ -174,6 +175,9 @@ class FirstOrderModel:
         generated.update(kp_source=kp_source, kp_driving=kp_driving)
 
         losses, pyramid_generated, pyramid_real = self.reconstruction(generated["prediction"], driving, region)
+        if self.landmark_loss:
+            losses["landmark"] = self.landmark_loss([(kp_source["value"], landmarks[0]),
+                                                     (kp_driving["value"], landmarks[1])])
 
         if self.uses_discriminator:
             kp = detach_kp(kp_driving)
@@ -219,7 +223,9 @@ class FirstOrderModel:
         source, driving = batch["source"], batch["driving"]
         with autocast(scaler):
             try:
-                losses, generated = self.generator_losses(source, driving, region=batch.get("driving_region"))
+                losses, generated = self.generator_losses(
+                    source, driving, region=batch.get("driving_region"),
+                    landmarks=(batch.get("source_landmarks"), batch.get("driving_landmarks")))
             except ValueError as e:
                 if "invertible" not in str(e):
                     raise

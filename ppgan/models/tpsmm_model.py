@@ -14,7 +14,8 @@ import paddle
 from ppgan.models.builder import GENERATORS, MODELS, build_nets, common_params
 from ppgan.models.criterions import equivariance_value_loss
 from ppgan.models.generators.inpainting import TPSAnimator
-from ppgan.models.training import ReconstructionLoss, autocast, backward_and_step, check_finite, clip_grad_norm_inf
+from ppgan.models.training import (LandmarkLoss, ReconstructionLoss, autocast, backward_and_step, check_finite,
+                                   clip_grad_norm_inf)
 from ppgan.modules.builder import AVD_NETWORKS, BG_PREDICTORS, DENSE_MOTIONS, KP_DETECTORS
 from ppgan.modules.geometry import (RandomTransform, affine_relative_control_points, movement_scale,
                                    relative_control_points, thin_plate_kernel)
@@ -37,11 +38,13 @@ TRAIN_SECTION = {
     "dropout_inc_epoch": 10,
     "bg_start": 10,
     "transform_params": {"sigma_affine": 0.05, "sigma_tps": 0.005, "points_tps": 5},
+    "landmark_keypoints": None,
     "loss_weights": {
         "perceptual": [10, 10, 10, 10, 10],
         "pixel": 0,
         "gradient": 0,
         "region": 0,
+        "landmark": 0,
         "equivariance_value": 10,
         "warp_loss": 10,
         "bg": 10,
@@ -153,7 +156,8 @@ class _TPSMMNets:
         nets = build_nets(config["model"])
         for name, net in nets.items():
             setattr(self, name, net)
-        self.num_channels = common_params(config["model"])["num_channels"]
+        common = common_params(config["model"])
+        self.num_channels, self.num_keypoints = common["num_channels"], 5 * common["num_tps"]
 
     @property
     def nets(self):
@@ -265,6 +269,7 @@ class TPSMMModel(_TPSMMNets):
         self.loss_weights = weights = train["loss_weights"]
         self.bg_start = train["bg_start"]
         self.reconstruction = ReconstructionLoss(train, self.num_channels, vgg, config.get("dataset"))
+        self.landmark_loss = LandmarkLoss(train, self.num_keypoints, config.get("dataset"))
         self.pyramid = self.reconstruction.pyramid
         if weights["bg"] and self.bg_predictor is None:
             raise ConfigError("bg is non-zero but model.bg_predictor is missing; add a background predictor "
@@ -314,9 +319,11 @@ class TPSMMModel(_TPSMMNets):
         return RandomTransform.sample(batch_size, align_corners=True, kernel=thin_plate_kernel,
                                       **self.transform_params)
 
-    def generator_losses(self, source, driving, epoch, transform=None, dropout_draw=None, region=None):
+    def generator_losses(self, source, driving, epoch, transform=None, dropout_draw=None, region=None,
+                         landmarks=(None, None)):
         """The losses of one (source, driving) batch at `epoch` (0-based): ({name: scalar}, generated).
-        `region`: the driving frames' region maps, for the region loss.
+        `region`: the driving frames' region maps, for the region loss; `landmarks`: (source's, driving's) (B, N, 2),
+        for the landmark loss.
 
         `transform` (a :class:`RandomTransform`) and `dropout_draw` ((B, K+1) uniform draws) replay recorded
         random draws; else they are drawn. `generated` holds the inpainting network's outputs plus `kp_source`,
@@ -333,6 +340,9 @@ class TPSMMModel(_TPSMMNets):
         generated.update(kp_source=kp_source, kp_driving=kp_driving)
 
         losses = self.reconstruction(generated["prediction"], driving, region)[0]
+        if self.landmark_loss:
+            losses["landmark"] = self.landmark_loss([(kp_source["fg_kp"], landmarks[0]),
+                                                     (kp_driving["fg_kp"], landmarks[1])])
         if w["equivariance_value"]:
             if transform is None:
                 transform = self.sample_transform(driving.shape[0])
@@ -357,7 +367,9 @@ class TPSMMModel(_TPSMMNets):
         """
         with autocast(scaler):
             losses, generated = self.generator_losses(batch["source"], batch["driving"], epoch,
-                                                      region=batch.get("driving_region"))
+                                                      region=batch.get("driving_region"),
+                                                      landmarks=(batch.get("source_landmarks"),
+                                                                 batch.get("driving_landmarks")))
         values = check_finite(losses)
         clipped = [self.kp_detector, self.dense_motion_network]
         steps, nets = [optimizers["generator"]], [self.kp_detector, self.dense_motion_network,

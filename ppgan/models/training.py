@@ -97,6 +97,52 @@ class ReconstructionLoss:
         return losses, pyramid_generated, pyramid_real
 
 
+class LandmarkLoss:
+    """w mean_i |p_{k_i} - l_i|: keypoint k_i (`train.landmark_keypoints[i]`) of a frame pulled to its landmark l_i
+    (the dataset's `landmark_dir`), over the known landmarks (not NaN) of source and driving frames. Not in either
+    paper, whose keypoints are unsupervised: it gives chosen keypoints a place that moves with an expression (an
+    upper lid, the lower lip), so that the motion they carry to another face includes the expression."""
+
+    def __init__(self, train_cfg, num_keypoints, dataset_cfg=None):
+        self.weight = train_cfg["loss_weights"]["landmark"]
+        indices = train_cfg["landmark_keypoints"]
+        self.indices = None
+        if not self.weight:
+            return
+        if (not isinstance(indices, (list, tuple)) or not indices
+                or not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < num_keypoints for i in indices)
+                or len(set(indices)) != len(indices)):
+            raise ConfigError("must list, for each landmark, the distinct keypoint (0 to %d) it places, got %r"
+                              % (num_keypoints - 1, indices), "train.landmark_keypoints")
+        if dataset_cfg is not None and not dataset_cfg.get("landmark_dir"):
+            raise ConfigError("is non-zero but dataset.landmark_dir is not set; point it at the landmarks of the "
+                              "training videos (python tools/make_synthetic_dataset.py --landmarks writes them) or "
+                              "set the weight to 0", "train.loss_weights.landmark")
+        self.indices = paddle.to_tensor(list(indices), dtype="int64")
+
+    def __bool__(self):
+        return bool(self.weight)
+
+    def __call__(self, pairs):
+        """The loss over [(keypoints (B, K, 2), landmarks (B, N, 2) with NaN where unknown), ...]."""
+        total, count = 0.0, 0.0
+        for keypoints, landmarks in pairs:
+            if landmarks is None:
+                raise ConfigError("the landmark loss needs the landmarks of the training frames: set "
+                                  "dataset.landmark_dir, or set the weight to 0", "train.loss_weights.landmark")
+            if landmarks.shape[1] != self.indices.shape[0]:
+                raise ConfigError("lists %d keypoints but the landmark files hold %d landmarks a frame; list one "
+                                  "keypoint per landmark" % (self.indices.shape[0], landmarks.shape[1]),
+                                  "train.landmark_keypoints")
+            known = paddle.logical_not(paddle.isnan(landmarks))
+            target = paddle.where(known, landmarks, paddle.zeros_like(landmarks))
+            chosen = paddle.index_select(keypoints, self.indices, axis=1)
+            mask = known.astype(chosen.dtype)
+            total = total + (paddle.abs(chosen - target) * mask).sum()
+            count = count + mask.sum()
+        return self.weight * total / paddle.clip(count, min=1.0)
+
+
 def autocast(scaler):
     """float16 autocast when a GradScaler is given (--amp), else nothing."""
     if scaler is None:

@@ -35,6 +35,7 @@ SECTIONS = {
         "random_seed": 0,
         "test_size": 0.2,
         "region_dir": None,
+        "landmark_dir": None,
         "augmentation_params": {
             "flip_param": {"horizontal_flip": False, "time_flip": False},
             "jitter_param": {"brightness": 0.0, "contrast": 0.0, "saturation": 0.0, "hue": 0.0},
@@ -57,6 +58,7 @@ SECTIONS = {
         "log_freq": 50,
         "vgg19_weights": None,
         "transform_params": {"sigma_affine": 0.05, "sigma_tps": 0.005, "points_tps": 5},
+        "landmark_keypoints": None,
         "loss_weights": {
             "generator_gan": 0,
             "discriminator_gan": 1,
@@ -65,6 +67,7 @@ SECTIONS = {
             "pixel": 0,
             "gradient": 0,
             "region": 0,
+            "landmark": 0,
             "equivariance_value": 10,
             "equivariance_jacobian": 10,
         },

@@ -282,3 +282,53 @@ def test_a_region_video_of_another_length_skips_its_video(region_root, tmp_path,
     names = {ds[i % len(ds)]["name"] for i in range(12)}
     assert "face0#0.png" not in names and "face0#0.png" in ds.broken
     assert "has 3 frames, its video 5" in ds.broken["face0#0.png"]
+
+
+@pytest.fixture(scope="module")
+def landmark_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("landmarks") / "data"
+    write_dataset(str(root), size=S, num_train=4, num_test=2, chunks_per_id=2, num_frames=5, regions=True,
+                  landmarks=True)
+    return root
+
+
+def test_landmarks_come_with_their_frames_through_the_flips(landmark_root):
+    from ppgan.datasets.synthetic import LANDMARKS
+    cfg = _cfg(landmark_root, region_dir=str(landmark_root / "regions"), landmark_dir=str(landmark_root / "landmarks"))
+    cfg["augmentation_params"]["flip_param"].update(horizontal_flip=True, time_flip=True)
+    cfg["augmentation_params"]["jitter_param"].update(brightness=0.2)
+    ds = build_dataset(cfg, "train")
+    np.random.seed(3)
+    for _ in range(8):
+        item = ds[np.random.randint(len(ds))]
+        for frame in ("source", "driving"):
+            points = item[frame + "_landmarks"]
+            assert points.shape == (len(LANDMARKS), 2) and points.dtype == np.float32
+            region = item[frame + "_region"][0]
+            for name in ("left_upper_lid", "right_upper_lid", "lower_lip"):
+                x, y = points[LANDMARKS.index(name)]
+                col, row = int(round((x + 1) / 2 * (S - 1))), int(round((y + 1) / 2 * (S - 1)))
+                assert region[max(row - 1, 0):row + 2, max(col - 1, 0):col + 2].any(), (name, item["name"])
+            # left stays left of right, whichever way the frame was mirrored
+            assert points[LANDMARKS.index("left_upper_lid"), 0] < points[LANDMARKS.index("right_upper_lid"), 0]
+
+
+def test_landmark_files_are_checked(landmark_root, tmp_path, ds_log):
+    cfg = _cfg(landmark_root, landmark_dir=str(landmark_root / "landmarks"))
+    cfg["augmentation_params"]["rotation_param"]["degrees"] = 10
+    with pytest.raises(ConfigError, match="dataset.landmark_dir.*flips and colour jitter only"):
+        build_dataset(cfg, "train")
+    with pytest.raises(ConfigError, match="dataset.landmark_dir.*does not exist.*--landmarks"):
+        build_dataset(_cfg(landmark_root, landmark_dir=str(tmp_path / "none")), "train")
+    bad = tmp_path / "bad" / "train"
+    bad.mkdir(parents=True)
+    for name in os.listdir(landmark_root / "landmarks" / "train"):
+        (bad / name).write_bytes((landmark_root / "landmarks" / "train" / name).read_bytes())
+    np.savez(str(bad / "face0#0.png.npz"), points=np.zeros((3, 11, 2), np.float32), flip=np.arange(11))
+    (bad / "face0#1.png.npz").write_bytes(b"not a zip")
+    ds = build_dataset(_cfg(landmark_root, landmark_dir=str(tmp_path / "bad")), "train")
+    np.random.seed(0)
+    names = {ds[i % len(ds)]["name"] for i in range(12)}
+    assert not names & {"face0#0.png", "face0#1.png"}
+    assert "must hold points (5, N, 2)" in ds.broken["face0#0.png"]
+    assert "cannot read landmark file" in ds.broken["face0#1.png"]

@@ -126,3 +126,48 @@ def test_the_suggested_command_adds_only_the_overrides_the_config_needs():
         from ppgan.utils.config import load_config
         dataset = load_config(os.path.join(REPO, config))["dataset"]
         assert dataset["root_dir"] == name and list(dataset["frame_shape"]) == [tool.CONFIG_SIZE] * 2 + [3]
+
+
+def test_landmarks_sit_on_the_features_they_name():
+    from ppgan.datasets.cross_identity import region_masks
+    from ppgan.datasets.synthetic import (LANDMARK_FLIP, LANDMARKS, _rng, face_landmarks, make_landmarks,
+                                          random_identity, random_motion)
+    assert [LANDMARKS[i] for i in LANDMARK_FLIP][:2] == ["right_brow", "right_upper_lid"]
+    identity, motion = random_identity(_rng(0, 3)), random_motion(_rng(0, 3, 1, 1), 32)
+    points = make_landmarks(0, 3, 1, 32, 64)
+    assert points.shape == (32, len(LANDMARKS), 2)
+
+    def pixel(point):
+        return tuple(int(round(v)) for v in (np.asarray(point) + 1) / 2 * 63)[::-1]   # (row, col)
+    shut = int(np.argmin(motion["eyes_open"]))
+    assert motion["eyes_open"][shut] < 0.15 and np.isnan(points[shut, 9:]).all()
+    opened = int(np.argmax(motion["eyes_open"]))
+    masks = region_masks(identity, motion, opened, 64)
+    for name in ("left_upper_lid", "right_upper_lid", "left_pupil", "right_pupil"):
+        row, col = pixel(points[opened, LANDMARKS.index(name)])
+        assert masks["eyes"][row - 1:row + 2, col - 1:col + 2].any(), name
+    for name in ("left_mouth_corner", "right_mouth_corner", "lower_lip"):
+        row, col = pixel(points[opened, LANDMARKS.index(name)])
+        assert masks["mouth"][row - 1:row + 2, col - 1:col + 2].any(), name
+    # a blink lowers the lids towards the brows' opposite side: the lid-to-brow distance grows
+    lid, brow = LANDMARKS.index("left_upper_lid"), LANDMARKS.index("left_brow")
+    gap = np.linalg.norm(points[:, lid] - points[:, brow], axis=1)
+    assert gap[shut] > gap[opened] + 0.02
+    # the mouth opening lowers the lower lip away from the nose
+    lip, nose = LANDMARKS.index("lower_lip"), LANDMARKS.index("nose")
+    drop = np.linalg.norm(points[:, lip] - points[:, nose], axis=1) / motion["scale"]
+    assert np.corrcoef(drop, motion["mouth_open"])[0, 1] > 0.9
+    np.testing.assert_array_equal(points[opened], face_landmarks(identity, motion, opened, 64))
+
+
+def test_landmarks_are_written_beside_the_videos(tmp_path):
+    out = tmp_path / "syn"
+    write_dataset(str(out), size=32, num_train=2, num_test=1, num_frames=3, landmarks=True)
+    assert sorted(os.listdir(out)) == ["landmarks", "test", "train"]
+    assert sorted(os.listdir(out / "landmarks" / "train")) == ["face0#0.png.npz", "face0#1.png.npz"]
+    with np.load(str(out / "landmarks" / "train" / "face0#1.png.npz"), allow_pickle=False) as data:
+        from ppgan.datasets.synthetic import LANDMARK_FLIP, make_landmarks
+        np.testing.assert_allclose(data["points"], make_landmarks(0, 0, 1, 3, 32), atol=1e-6)
+        assert tuple(data["flip"]) == LANDMARK_FLIP
+    write_dataset(str(out), size=32, num_train=2, num_test=1, num_frames=3, force=True)
+    assert sorted(os.listdir(out)) == ["test", "train"]

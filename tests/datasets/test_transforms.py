@@ -127,3 +127,29 @@ def test_extra_channels_move_with_the_frame_and_are_not_recoloured():
         np.testing.assert_allclose(c[:, :, :3], p, atol=1e-6)        # the colours as without the map
         np.testing.assert_allclose(c[:, :, 3], m[:, :, 0], atol=1e-6)  # the map moved, not jittered
     assert not np.allclose(plain[0][:, :, 0], moved[0][:, :, 0])
+
+
+def test_flips_carry_landmarks_and_swap_left_and_right():
+    frames = _frames(2, seed=4)
+    points = [np.array([[-0.5, 0.1], [0.5, 0.2], [0.0, 0.7]], np.float32),
+              np.array([[-0.4, 0.1], [0.6, 0.2], [0.1, 0.7]], np.float32)]
+    flip_order = [1, 0, 2]   # points 0 and 1 are a left/right pair
+    mirror = RandomFlip(horizontal_flip=True)
+    seen = set()
+    for seed in range(8):
+        out, moved = mirror(frames, np.random.RandomState(seed), (points, flip_order))
+        flipped = not np.array_equal(out[0], frames[0])
+        seen.add(flipped)
+        if flipped:
+            np.testing.assert_array_equal(out[0], frames[0][:, ::-1])
+            # the left point of the mirrored frame is the old right one, mirrored
+            np.testing.assert_allclose(moved[0], [[-0.5, 0.2], [0.5, 0.1], [0.0, 0.7]])
+        else:
+            np.testing.assert_array_equal(moved[1], points[1])
+    assert seen == {True, False}
+    reverse = RandomFlip(time_flip=True)
+    for seed in range(8):
+        out, moved = reverse(frames, np.random.RandomState(seed), (points, flip_order))
+        assert (out[0] is frames[1] or np.array_equal(out[0], frames[1])) == (moved[0] is points[1])
+    assert build_transform(_params(flip_param={"horizontal_flip": True}), SHAPE).moves_points()
+    assert not build_transform(_all_on(), SHAPE).moves_points()   # rotation, resize and crop do not (yet)

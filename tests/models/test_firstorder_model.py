@@ -140,3 +140,15 @@ def test_region_loss_reads_the_driving_regions():
     assert float(losses["region"]) > 0 and float(losses["pixel"]) > 0
     values, _ = model.train_iter(dict(_batch(), driving_region=paddle.to_tensor(region)), _optimizers(model, cfg))
     assert values["region"] > 0
+
+
+def test_landmark_loss_places_fomm_keypoints():
+    cfg = _config(landmark=10, generator_gan=0, feature_matching=[0, 0])
+    cfg["train"]["landmark_keypoints"] = [0, 3]
+    cfg["dataset"]["landmark_dir"] = "data/landmarks"
+    model = build_model(cfg)
+    landmarks = paddle.to_tensor(np.full((2, 2, 2), 0.5, "float32"))
+    losses, generated = model.generator_losses(**_batch(), landmarks=(landmarks, landmarks))
+    expected = 10 * np.mean([np.abs(generated[k]["value"].numpy()[:, [0, 3]] - 0.5).mean()
+                             for k in ("kp_source", "kp_driving")])
+    assert float(losses["landmark"]) == pytest.approx(expected, rel=1e-5)

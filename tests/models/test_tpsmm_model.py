@@ -360,3 +360,43 @@ def test_region_loss_needs_region_maps():
     model = build_model(_region_config())
     with pytest.raises(ConfigError, match="train.loss_weights.region.*dataset.region_dir"):
         model.generator_losses(**_batch(), epoch=5)
+
+
+def _landmark_config(indices=(0, 1, 5), landmark_dir="data/landmarks"):
+    cfg = _config(loss_weights={"landmark": 10, "equivariance_value": 0, "warp_loss": 0, "bg": 0},
+                  landmark_keypoints=list(indices) if indices is not None else None)
+    cfg["dataset"]["landmark_dir"] = landmark_dir
+    return cfg
+
+
+def test_landmark_loss_pulls_the_chosen_keypoints():
+    from ppgan.models.training import LandmarkLoss
+    cfg = _landmark_config()
+    loss = LandmarkLoss(cfg["train"], 15, cfg["dataset"])
+    kp = paddle.to_tensor(np.random.RandomState(0).uniform(-1, 1, (2, 15, 2)).astype("float32"))
+    on_them = paddle.index_select(kp, paddle.to_tensor([0, 1, 5]), axis=1)
+    assert float(loss([(kp, on_them)])) == pytest.approx(0, abs=1e-7)
+    shifted = on_them.numpy() + 0.1
+    shifted[0, 2] = np.nan                      # unknown: left out, not counted
+    assert float(loss([(kp, paddle.to_tensor(shifted))])) == pytest.approx(10 * 0.1, rel=1e-5)
+    with pytest.raises(ConfigError, match="train.landmark_keypoints.*3 keypoints.*4 landmarks"):
+        loss([(kp, paddle.zeros([2, 4, 2]))])
+    model = build_model(cfg)
+    landmarks = paddle.to_tensor(np.zeros((2, 3, 2), "float32"))
+    losses, generated = model.generator_losses(**_batch(), epoch=5, landmarks=(landmarks, landmarks))
+    assert float(losses["landmark"]) > 0
+    optimizers, _ = _solver(model, cfg)
+    values, _ = model.train_iter(dict(_batch(), source_landmarks=landmarks, driving_landmarks=landmarks), optimizers,
+                                 epoch=5)
+    assert values["landmark"] > 0
+
+
+@pytest.mark.parametrize("indices, landmark_dir, match", [
+    (None, "data/landmarks", "train.landmark_keypoints.*distinct keypoint \\(0 to 9\\)"),
+    ((0, 0), "data/landmarks", "train.landmark_keypoints"),
+    ((0, 10), "data/landmarks", "train.landmark_keypoints"),
+    ((0, 1), None, "train.loss_weights.landmark.*dataset.landmark_dir.*--landmarks"),
+])
+def test_landmark_loss_config_errors(indices, landmark_dir, match):
+    with pytest.raises(ConfigError, match=match):
+        build_model(_landmark_config(indices, landmark_dir))
