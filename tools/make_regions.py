@@ -22,7 +22,12 @@ def parse_args(argv=None):
                              "folder needs one outside it)")
     add_face_detector_arguments(parser, "face detector with 68 landmarks (a ppgan.detectors FACE_DETECTORS name; "
                                         "dlib is of the eval extra)")
-    parser.add_argument("--force", action="store_true", help="replace a non-empty output folder")
+    parser.add_argument("--landmarks-out", default=None, metavar="DIR",
+                        help="also write the frames' landmarks there, <video name>.npz per video (brows, upper lids, "
+                             "nose, mouth corners, lower lip and chin from the 68, as "
+                             "ppgan.datasets.synthetic.LANDMARKS; pupils unknown), for -o dataset.landmark_dir=DIR "
+                             "and the landmark loss")
+    parser.add_argument("--force", action="store_true", help="replace non-empty output folders")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
 
@@ -38,8 +43,8 @@ def main(argv=None):
         raise InputError("'%s' has no train/ or test/ subfolder, so a regions folder inside it would be read as a "
                          "video; pass --out with a folder outside it" % args.data)
     detector = detectors.build_face_detector(detectors.face_detector_config(args.detector, args.method))
-    counts = write_region_dataset(args.data, out, detector, force=args.force,
-                                  progress=not args.no_progress)
+    counts = write_region_dataset(args.data, out, detector, force=args.force, progress=not args.no_progress,
+                                  landmark_dir=args.landmarks_out)
     logger = get_logger("ppgan.datasets")
     logger.info("wrote the region maps of %d videos (%d frames, no face in %d) to %s", counts["videos"],
                 counts["frames"], counts["frames_without_face"], out)

@@ -8,6 +8,12 @@ region is an ellipse around its six points (iBUG 36-41 and 42-47) along the line
 semi-axes EYE_AXES times the corner-to-corner width, so an eye wide open or shut is inside; the mouth's is
 one around its twelve outer points (48-59), semi-axes MOUTH_AXES times its width, or more along its height
 when it opens wider. A frame without a face gets an empty map (no region loss on it).
+
+The same pass can write the face's landmarks for the landmark loss (`train.loss_weights.landmark`, read
+through FramesDataset's `landmark_dir`): the renderer's eleven (`ppgan.datasets.synthetic.LANDMARKS`) taken
+from the 68 (FROM_68: a brow's middle point, an upper lid's two middle points, the nose tip, the mouth
+corners, the lower lip's middle, the chin), so a keypoint mapping made for the synthetic faces serves real
+ones. The 68 have no pupils: those two are NaN, as is every landmark of a frame without a face.
 """
 import math
 import os
@@ -26,6 +32,9 @@ EYE_AXES = (0.8, 0.55)      # along and across the eye, of its corner-to-corner 
 MOUTH_AXES = (0.7, 0.4)     # along and across the mouth, of its corner-to-corner width
 MOUTH_OPEN_MARGIN = 0.7     # at least this times the outer lips' height across the mouth
 PARTS = ("train", "test")
+# the iBUG 300-W points averaged for each of ppgan.datasets.synthetic.LANDMARKS (image left and right: the
+# subject's right eye, 36-41, is on the image's left); None: not among the 68
+FROM_68 = ((19,), (37, 38), (24,), (43, 44), (30,), (48,), (54,), (57,), (8,), None, None)
 
 
 def _ellipse(canvas, points, corners, axes, min_across=0.0):
@@ -65,13 +74,25 @@ def _normal(direction):
     return n / max(float(np.hypot(*n)), 1e-6)
 
 
+def landmarks_from_68(landmarks, shape):
+    """(len(FROM_68), 2) float64 landmarks in the keypoints' coordinates (-1 and 1: the centres of the first and
+    last pixel) from the 68 pixel (x, y) of a frame of `shape` (H, W, ...); NaN for those the 68 lack."""
+    h, w = shape[:2]
+    points = np.asarray(landmarks, np.float64)
+    out = np.full((len(FROM_68), 2), np.nan)
+    for i, indices in enumerate(FROM_68):
+        if indices is not None:
+            out[i] = points[list(indices)].mean(axis=0)
+    return 2 * out / np.array([w - 1, h - 1], np.float64) - 1
+
+
 def frame_regions(frame, detector):
-    """The region map (uint8 (H, W)) of one frame: `landmark_regions` of the largest face `detector` finds,
-    empty when it finds none."""
+    """(region map, uint8 (H, W); landmarks, (len(FROM_68), 2)) of one frame from the largest face `detector`
+    finds (`landmark_regions`, `landmarks_from_68`): an empty map and NaN landmarks when it finds none."""
     faces = detector.detect(frame)
     if not faces or faces[0].landmarks is None:
-        return np.zeros(frame.shape[:2], np.uint8)
-    return landmark_regions(faces[0].landmarks, frame.shape)
+        return np.zeros(frame.shape[:2], np.uint8), np.full((len(FROM_68), 2), np.nan)
+    return landmark_regions(faces[0].landmarks, frame.shape), landmarks_from_68(faces[0].landmarks, frame.shape)
 
 
 def _frame_shape(path):
@@ -96,37 +117,47 @@ def default_out(root_dir):
     return os.path.join(root_dir, "regions") if has_parts else None
 
 
-def write_region_dataset(root_dir, out_dir, detector, force=False, progress=False):
+def write_region_dataset(root_dir, out_dir, detector, force=False, progress=False, landmark_dir=None):
     """Write, for every video of the dataset folder `root_dir`, a video of the same name, format and length into
     `out_dir` (same layout) whose frames are their region maps (white eyes and mouth, `frame_regions`); the
-    folder to set as `dataset.region_dir`. Everything goes to a temporary folder moved into place at the end.
-    Returns {'videos', 'frames', 'frames_without_face'}."""
+    folder to set as `dataset.region_dir`. With `landmark_dir`, also `<video name>.npz` there (same layout) with
+    the frames' landmarks (for `dataset.landmark_dir`). Everything goes to temporary folders moved into place at
+    the end. Returns {'videos', 'frames', 'frames_without_face'}."""
+    from .synthetic import LANDMARK_FLIP, write_landmarks
     from .frames_dataset import list_videos
 
     if not getattr(detector, "has_landmarks", False):
         raise InputError("region maps need a face detector with 68 landmarks (e.g. dlib); %s finds boxes only"
                          % type(detector).__name__)
     root_dir, out_dir = os.path.abspath(os.fspath(root_dir)), os.path.abspath(os.fspath(out_dir))
+    outputs = [out_dir] + ([os.path.abspath(os.fspath(landmark_dir))] if landmark_dir else [])
     if not os.path.isdir(root_dir):
         raise InputError("dataset folder '%s' does not exist" % root_dir)
     jobs = [(part, name, os.path.join(folder, name)) for part, folder in _parts(root_dir)
-            for name in list_videos(folder) if os.path.join(folder, name) != out_dir]
+            for name in list_videos(folder) if os.path.join(folder, name) not in outputs]
     if not jobs:
         raise InputError("dataset folder '%s' contains no videos" % root_dir)
-    if os.path.exists(out_dir) and (not os.path.isdir(out_dir) or os.listdir(out_dir)) and not force:
-        raise InputError("output folder '%s' exists and is not empty; pass --force to replace it" % out_dir)
-    os.makedirs(os.path.dirname(out_dir), exist_ok=True)
-    tmp = temp_dir_next_to(out_dir)
+    for out in outputs:
+        if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)) and not force:
+            raise InputError("output folder '%s' exists and is not empty; pass --force to replace it" % out)
+    for out in outputs:
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+    temps = [temp_dir_next_to(out) for out in outputs]
+    tmp = temps[0]
     counts = {"videos": 0, "frames": 0, "frames_without_face": 0}
     from tqdm import tqdm
     try:
         for part, name, path in tqdm(jobs, desc="region maps", unit="video", disable=not progress):
-            maps = []
+            maps, points = [], []
             for frame in vio.iter_frames(path, _frame_shape(path)):
-                region = frame_regions(frame, detector)
+                region, landmarks = frame_regions(frame, detector)
                 counts["frames_without_face"] += int(not region.any())
                 maps.append(np.repeat(region[:, :, None], 3, axis=2))
-            os.makedirs(os.path.join(tmp, part), exist_ok=True)
+                points.append(landmarks)
+            for folder in temps:
+                os.makedirs(os.path.join(folder, part), exist_ok=True)
+            if landmark_dir:
+                write_landmarks(os.path.join(temps[1], part, name + ".npz"), np.stack(points), LANDMARK_FLIP)
             target = os.path.join(tmp, part, name)
             if vio.source_kind(path) == "strip":
                 vio.save_image(target, np.concatenate(maps, axis=1))
@@ -135,12 +166,14 @@ def write_region_dataset(root_dir, out_dir, detector, force=False, progress=Fals
                                 vio.video_fps(path))
             counts["videos"] += 1
             counts["frames"] += len(maps)
-        if os.path.isdir(out_dir):
-            shutil.rmtree(out_dir)
-        elif os.path.exists(out_dir):
-            os.unlink(out_dir)
-        os.replace(tmp, out_dir)
+        for folder, out in zip(temps, outputs):
+            if os.path.isdir(out):
+                shutil.rmtree(out)
+            elif os.path.exists(out):
+                os.unlink(out)
+            os.replace(folder, out)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        for folder in temps:
+            shutil.rmtree(folder, ignore_errors=True)
         raise
     return counts

@@ -12,6 +12,7 @@ from conftest import REPO
 from ppgan.datasets import build_dataset
 from ppgan.datasets.regions import (EYE_AXES, default_out, frame_regions, landmark_regions,
                                     write_region_dataset)
+from ppgan.datasets.synthetic import LANDMARKS
 from ppgan.detectors import build_face_detector
 from ppgan.utils.config import SECTIONS
 from ppgan.utils.errors import InputError
@@ -31,7 +32,7 @@ def detector():
 
 def test_astronaut_regions_cover_her_eyes_and_mouth_only(detector):
     image = skimage.data.astronaut()
-    region = frame_regions(image, detector)
+    region, landmarks = frame_regions(image, detector)
     assert region.shape == image.shape[:2] and set(np.unique(region)) == {0, 255}
     for x, y in ASTRONAUT_EYES + (ASTRONAUT_MOUTH,):
         assert region[y, x] == 255
@@ -39,6 +40,14 @@ def test_astronaut_regions_cover_her_eyes_and_mouth_only(detector):
     for x, y in ((225, 103), (225, 125), (225, 70), (100, 100), (400, 400)):
         assert region[y, x] == 0, (x, y)
     assert 0.003 < (region > 0).mean() < 0.03
+    # the landmarks, in keypoint coordinates: her upper lids just above her eye centres, the lower lip below the
+    # mouth's centre, no pupils
+    pixels = (landmarks + 1) / 2 * (np.array(image.shape[1::-1]) - 1)
+    for lid, (x, y) in zip((pixels[LANDMARKS.index("left_upper_lid")], pixels[LANDMARKS.index("right_upper_lid")]),
+                           ASTRONAUT_EYES):
+        assert abs(lid[0] - x) < 6 and 0 < y - lid[1] < 10, (lid, x, y)
+    assert pixels[LANDMARKS.index("lower_lip"), 1] > ASTRONAUT_MOUTH[1]
+    assert np.isnan(landmarks[-2:]).all() and not np.isnan(landmarks[:-2]).any()
 
 
 def test_eye_ellipses_follow_the_corners():
@@ -60,7 +69,8 @@ def test_eye_ellipses_follow_the_corners():
 
 
 def test_no_face_no_region(detector):
-    assert not frame_regions(np.full((96, 96, 3), 128, np.uint8), detector).any()
+    region, landmarks = frame_regions(np.full((96, 96, 3), 128, np.uint8), detector)
+    assert not region.any() and np.isnan(landmarks).all()
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +90,8 @@ def face_dataset(tmp_path_factory):
 def test_region_dataset_matches_the_videos_and_trains(face_dataset, detector, tmp_path):
     out = default_out(str(face_dataset))
     assert out == os.path.join(str(face_dataset), "regions") and default_out(str(tmp_path)) is None
-    counts = write_region_dataset(str(face_dataset), out, detector)
+    landmark_dir = str(tmp_path / "landmarks")
+    counts = write_region_dataset(str(face_dataset), out, detector, landmark_dir=landmark_dir)
     assert counts["videos"] == 3 and counts["frames"] == 8 + 3 + 8
     assert counts["frames_without_face"] <= 2
     for part, name in (("train", "carphone.mp4"), ("train", "astronaut.png"), ("test", "carphone.mp4")):
@@ -90,9 +101,14 @@ def test_region_dataset_matches_the_videos_and_trains(face_dataset, detector, tm
     maps = read_frames(os.path.join(out, "train", "astronaut.png"), None, (256, 256, 3))
     x, y = ASTRONAUT_EYES[0]
     assert all(m[y - 20 - 8 * i, x - 100 - 4 * i, 0] > 127 for i, m in enumerate(maps))
-    cfg = dict(SECTIONS["dataset"], root_dir=str(face_dataset), frame_shape=[64, 64, 3], region_dir=out)
+    cfg = dict(SECTIONS["dataset"], root_dir=str(face_dataset), frame_shape=[64, 64, 3], region_dir=out,
+               landmark_dir=landmark_dir)
     item = build_dataset(cfg, "train")[1]
     assert item["driving_region"].shape == (1, 64, 64) and item["driving_region"].max() > 0.5
+    # the lids' landmarks lie in the eyes' regions, at the training frame size
+    for name in ("left_upper_lid", "right_upper_lid"):
+        x, y = (item["driving_landmarks"][LANDMARKS.index(name)] + 1) / 2 * 63
+        assert item["driving_region"][0, int(round(y)) - 1:int(round(y)) + 2, int(round(x)) - 1:int(round(x)) + 2].max() > 0.5
     with pytest.raises(InputError, match="not empty.*--force"):
         write_region_dataset(str(face_dataset), out, detector)
     with pytest.raises(InputError, match="68 landmarks.*boxes only"):
@@ -113,8 +129,12 @@ def test_command_line(face_dataset, tmp_path):
     lines = [line for line in refused.stderr.splitlines() if line.strip()]
     assert refused.returncode == 2 and len(lines) == 1 and "--out" in lines[0] and "Traceback" not in refused.stderr
     assert sorted(os.listdir(flat)) == ["carphone.mp4"]
-    ok = _tool("--data", str(flat), "--out", str(tmp_path / "flat_regions"), "--no-progress")
+    ok = _tool("--data", str(flat), "--out", str(tmp_path / "flat_regions"), "--landmarks-out",
+               str(tmp_path / "flat_landmarks"), "--no-progress")
     assert ok.returncode == 0, ok.stderr
     assert os.listdir(tmp_path / "flat_regions") == ["carphone.mp4"]
+    with np.load(str(tmp_path / "flat_landmarks" / "carphone.mp4.npz"), allow_pickle=False) as data:
+        assert data["points"].shape == (8, len(LANDMARKS), 2)
+        assert np.isfinite(data["points"][:, :-2]).all(axis=(1, 2)).mean() > 0.9   # a face in nearly every frame
     assert "dataset.region_dir=%s train.loss_weights.region=10" % (tmp_path / "flat_regions") in ok.stderr + ok.stdout
     assert _tool("--help").stdout.count("--") >= 6
