@@ -46,9 +46,12 @@ def main(argv=None):
     counts = write_region_dataset(args.data, out, detector, force=args.force, progress=not args.no_progress,
                                   landmark_dir=args.landmarks_out)
     logger = get_logger("ppgan.datasets")
-    logger.info("wrote the region maps of %d videos (%d frames, no face in %d) to %s", counts["videos"],
-                counts["frames"], counts["frames_without_face"], out)
-    logger.info("train with: -o dataset.region_dir=%s train.loss_weights.region=10", out)
+    logger.info("wrote the region maps of %d video(s) (%d frames, no face in %d) to %s%s", counts["videos"],
+                counts["frames"], counts["frames_without_face"], out,
+                " and their landmarks to %s" % args.landmarks_out if args.landmarks_out else "")
+    logger.info("train with: -o dataset.region_dir=%s train.loss_weights.region=10%s", out,
+                (" (and dataset.landmark_dir=%s with train.loss_weights.landmark and train.landmark_keypoints: "
+                 "docs/en_US/training.md, section 4)" % args.landmarks_out) if args.landmarks_out else "")
     return 0
 
 
