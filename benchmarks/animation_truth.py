@@ -45,8 +45,8 @@ reconstruction of the paper, Sec. 4), i.e. animates it at the keypoints of the r
 what is lost across identities. --by-expression splits the region L1s by how much the feature changed since
 frame 0 (same, opening, closing), each against the ground truth and against the pose-only frames: an output
 that keeps the source's expression is near the latter. --expression-gain holds the pose still and measures
-how much of a full blink and of a full mouth opening each model passes on (`expression_gain`), and how far its
-keypoints move with them. --sheet writes a contact sheet PNG of a few pairs (--sheet-pairs): rows source,
+how much of a full blink, of a full mouth opening and of a glance from one side to the other each model passes
+on (`expression_gain`), and how far its keypoints move with them. --sheet writes a contact sheet PNG of a few pairs (--sheet-pairs): rows source,
 driving, ground truth, then each model in its first mode (--sheet-all-modes: every mode; --sheet-keypoints:
 its keypoints on the driving frames below it); for each pair the columns are frame 0, the frames where the
 eyes and where the mouth differ most from frame 0's, and the last frame.
@@ -260,12 +260,22 @@ def pose_only(pair, size):
                      for i in range(len(pair["truth"]))])
 
 
-def expression_gain(pred, pairs, size):
-    """How much of an expression change `pred` passes on, pose held still: {'eyes', 'mouth'}: {'cross', 'self':
-    (pooled gain, [per-pair gains]), 'keypoints': (K,) mean move of each keypoint (pixels)}.
+# the expression changes the gain measures: (region scored, {motion key: (first value, second value)}); a glance from
+# one side to the other is drawn with the eyes open
+GAIN_CHANGES = {
+    "eyes": ("eyes", {"eyes_open": (0.0, 1.0)}),
+    "mouth": ("mouth", {"mouth_open": (0.0, 1.0)}),
+    "gaze": ("eyes", {"pupil_x": (-0.9, 0.9), "eyes_open": (1.0, 1.0)}),
+}
 
-    For each pair, the driving identity B is drawn at frame 0's pose with one feature fully closed and fully open
-    (everything else as in frame 0), and the source animated by [B's frame 0, closed, open] (frame 0 the reference
+
+def expression_gain(pred, pairs, size):
+    """How much of an expression change `pred` passes on, pose held still: {'eyes', 'mouth', 'gaze'}: {'cross',
+    'self': (pooled gain, [per-pair gains]), 'keypoints': (K,) mean move of each keypoint (pixels)}.
+
+    For each pair, the driving identity B is drawn at frame 0's pose with one feature at its two extremes
+    (GAIN_CHANGES: eyes shut and open, mouth shut and open, the pupils at the left and the right of open eyes;
+    everything else as in frame 0), and the source animated by [B's frame 0, first, second] (frame 0 the reference
     of relative motion); the ground truth is identity A drawn the same two ways. In the feature's region of A,
     the gain is the least-squares share of the truth's change that the output's change holds,
     <out_open - out_closed, truth_open - truth_closed> / |truth_open - truth_closed|^2: 1 when the expression is
@@ -273,13 +283,12 @@ def expression_gain(pred, pairs, size):
     drawn the same way (the right identity's keypoints). 'keypoints' is how far each of the detector's
     keypoints on B moves between the closed and the open frame.
     """
-    from ppgan.datasets.cross_identity import REGION_FEATURES, frame_motion, region_masks
+    from ppgan.datasets.cross_identity import frame_motion, region_masks
     from ppgan.datasets.synthetic import SUPERSAMPLE, render_background, render_face
     from ppgan.utils.visual import kp_to_pixels
 
     out = {}
-    for region in ("eyes", "mouth"):
-        key, closed, opened = REGION_FEATURES[region]
+    for change_name, (region, values) in GAIN_CHANGES.items():
         sums = {"cross": [], "self": []}
         moves = []
         for pair in pairs:
@@ -288,8 +297,8 @@ def expression_gain(pred, pairs, size):
             for who in ("A", "B"):
                 identity = pair["identities"][who]
                 background = render_background(identity, size * SUPERSAMPLE)
-                drawn[who] = [render_face(identity, frame_motion(motion, 0, **{key: v}), 0, size, background)
-                              for v in (closed, opened)]
+                drawn[who] = [render_face(identity, frame_motion(motion, 0, **{k: v[end] for k, v in values.items()}),
+                                          0, size, background) for end in (0, 1)]
             mask = region_masks(pair["identities"]["A"], motion, 0, size)[region]
             change = (drawn["A"][1].astype(np.float64) - drawn["A"][0]) / 255.0
             drives = (("cross", pair["driving"][0], drawn["B"]), ("self", pair["source"], drawn["A"]))
@@ -299,9 +308,9 @@ def expression_gain(pred, pairs, size):
                 sums[name].append(((delta * change)[mask].sum(), (change * change)[mask].sum()))
             points = [kp_to_pixels(pred.detect_keypoints(frame), size, size) for frame in drawn["B"]]
             moves.append(np.linalg.norm(points[1] - points[0], axis=-1))
-        out[region] = {name: (float(sum(a for a, _ in v) / sum(b for _, b in v)), [float(a / b) for a, b in v])
-                       for name, v in sums.items()}
-        out[region]["keypoints"] = [float(m) for m in np.mean(moves, axis=0)]
+        out[change_name] = {name: (float(sum(a for a, _ in v) / sum(b for _, b in v)), [float(a / b) for a, b in v])
+                            for name, v in sums.items()}
+        out[change_name]["keypoints"] = [float(m) for m in np.mean(moves, axis=0)]
     return out
 
 
@@ -402,21 +411,21 @@ def format_table(result):
                 "%-15s" % ("%.3f / %.3f" % row["expression"][r][n][:2]) for r, n in classes))
     if result.get("expression_gain"):
         feature = result["feature_moves"]
-        lines += ["", "expression gain, pose held still: the share of the truth's change (closed -> open) the output "
-                      "makes in the region, driven by identity B (cross) and by A itself (self); pooled [per-pair "
-                      "min, max]; keypoints on B: the largest moves (pixels; the eyelid moves %.2f, the lower lip "
-                      "%.2f)" % (feature["eyes"], feature["mouth"]),
-                  "%-16s %-18s %-22s %-8s %-20s %-22s %-8s %-20s" % ("model", "mode", "eyes cross", "self",
-                                                                    "eye keypoints", "mouth cross", "self",
-                                                                    "mouth keypoints")]
+        layout = "%-16s %-18s " + " ".join(["%-22s %-8s %-20s"] * len(GAIN_CHANGES))
+        lines += ["", "expression gain, pose held still: the share of the truth's change (closed -> open; gaze: left "
+                      "-> right) the output makes in the region, driven by identity B (cross) and by A itself (self); "
+                      "pooled [per-pair min, max]; keypoints on B: the largest moves (pixels; the eyelid moves %.2f, "
+                      "the lower lip %.2f)" % (feature["eyes"], feature["mouth"]),
+                  layout % ("model", "mode", *[c for name in GAIN_CHANGES
+                                               for c in (name + " cross", "self", name + " keypoints")])]
         for gains in result["expression_gain"]:
             cells = []
-            for region in ("eyes", "mouth"):
-                cross, per_pair = gains[region]["cross"]
-                moves = np.sort(gains[region]["keypoints"])[::-1]
+            for name in GAIN_CHANGES:
+                cross, per_pair = gains[name]["cross"]
+                moves = np.sort(gains[name]["keypoints"])[::-1]
                 cells += ["%.2f [%.2f, %.2f]" % (cross, min(per_pair), max(per_pair)),
-                          "%.2f" % gains[region]["self"][0], " ".join("%.2f" % v for v in moves[:3])]
-            lines.append("%-16s %-18s %-22s %-8s %-20s %-22s %-8s %-20s" % (gains["model"], gains["mode"], *cells))
+                          "%.2f" % gains[name]["self"][0], " ".join("%.2f" % v for v in moves[:3])]
+            lines.append(layout % (gains["model"], gains["mode"], *cells))
     return "\n".join(lines)
 
 

@@ -106,7 +106,8 @@ def test_the_expression_gain_is_one_for_the_truth_and_zero_for_no_change():
 
     pairs = list(cross_identity_set(2, num_frames=3, size=64, masks=False))
     gain = tool.expression_gain(_Copier(), pairs, 64)
-    for region in ("eyes", "mouth"):
+    assert set(gain) == {"eyes", "mouth", "gaze"}
+    for region in gain:
         np.testing.assert_allclose(gain[region]["self"][0], 1.0)
         assert gain[region]["keypoints"] == [0.0] * 3
 
@@ -114,7 +115,8 @@ def test_the_expression_gain_is_one_for_the_truth_and_zero_for_no_change():
         def animate(self, source, driving):
             return np.stack([source] * len(driving)).astype(np.float32) / 255
 
-    assert tool.expression_gain(Still(), pairs, 64)["mouth"]["cross"][0] == 0
+    still = tool.expression_gain(Still(), pairs, 64)
+    assert still["mouth"]["cross"][0] == 0 and still["gaze"]["cross"][0] == 0
 
 
 def test_bad_requests_are_one_line_errors(tmp_path):
