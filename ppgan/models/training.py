@@ -99,9 +99,10 @@ class ReconstructionLoss:
 
 class LandmarkLoss:
     """w mean_i |p_{k_i} - l_i|: keypoint k_i (`train.landmark_keypoints[i]`) of a frame pulled to its landmark l_i
-    (the dataset's `landmark_dir`), over the known landmarks (not NaN) of source and driving frames. Not in either
-    paper, whose keypoints are unsupervised: it gives chosen keypoints a place that moves with an expression (an
-    upper lid, the lower lip), so that the motion they carry to another face includes the expression."""
+    (the dataset's `landmark_dir`), over the known landmarks (not NaN) of source and driving frames; a null k_i
+    leaves landmark i out. Not in either paper, whose keypoints are unsupervised: it gives chosen keypoints a place
+    that moves with an expression (an upper lid, the lower lip), so that the motion they carry to another face
+    includes the expression."""
 
     def __init__(self, train_cfg, num_keypoints, dataset_cfg=None):
         self.weight = train_cfg["loss_weights"]["landmark"]
@@ -109,16 +110,19 @@ class LandmarkLoss:
         self.indices = None
         if not self.weight:
             return
-        if (not isinstance(indices, (list, tuple)) or not indices
-                or not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < num_keypoints for i in indices)
-                or len(set(indices)) != len(indices)):
-            raise ConfigError("must list, for each landmark, the distinct keypoint (0 to %d) it places, got %r"
-                              % (num_keypoints - 1, indices), "train.landmark_keypoints")
+        chosen = [i for i in indices if i is not None] if isinstance(indices, (list, tuple)) else []
+        if (not chosen
+                or not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < num_keypoints for i in chosen)
+                or len(set(chosen)) != len(chosen)):
+            raise ConfigError("must list, for each landmark, the distinct keypoint (0 to %d) it places, or null to "
+                              "leave it out, got %r" % (num_keypoints - 1, indices), "train.landmark_keypoints")
         if dataset_cfg is not None and not dataset_cfg.get("landmark_dir"):
             raise ConfigError("is non-zero but dataset.landmark_dir is not set; point it at the landmarks of the "
                               "training videos (python tools/make_synthetic_dataset.py --landmarks writes them) or "
                               "set the weight to 0", "train.loss_weights.landmark")
-        self.indices = paddle.to_tensor(list(indices), dtype="int64")
+        self.num_landmarks = len(indices)
+        self.columns = paddle.to_tensor([c for c, i in enumerate(indices) if i is not None], dtype="int64")
+        self.indices = paddle.to_tensor(chosen, dtype="int64")
 
     def __bool__(self):
         return bool(self.weight)
@@ -130,10 +134,11 @@ class LandmarkLoss:
             if landmarks is None:
                 raise ConfigError("the landmark loss needs the landmarks of the training frames: set "
                                   "dataset.landmark_dir, or set the weight to 0", "train.loss_weights.landmark")
-            if landmarks.shape[1] != self.indices.shape[0]:
+            if landmarks.shape[1] != self.num_landmarks:
                 raise ConfigError("lists %d keypoints but the landmark files hold %d landmarks a frame; list one "
-                                  "keypoint per landmark" % (self.indices.shape[0], landmarks.shape[1]),
+                                  "keypoint (or null) per landmark" % (self.num_landmarks, landmarks.shape[1]),
                                   "train.landmark_keypoints")
+            landmarks = paddle.index_select(landmarks, self.columns, axis=1)
             known = paddle.logical_not(paddle.isnan(landmarks))
             target = paddle.where(known, landmarks, paddle.zeros_like(landmarks))
             chosen = paddle.index_select(keypoints, self.indices, axis=1)

@@ -152,3 +152,12 @@ def test_landmark_loss_places_fomm_keypoints():
     expected = 10 * np.mean([np.abs(generated[k]["value"].numpy()[:, [0, 3]] - 0.5).mean()
                              for k in ("kp_source", "kp_driving")])
     assert float(losses["landmark"]) == pytest.approx(expected, rel=1e-5)
+    # null leaves a landmark out: FOMM's 10 keypoints can take the renderer's 11 landmarks, one of them skipped
+    cfg["train"]["landmark_keypoints"] = [0, None, 3]
+    model = build_model(cfg)
+    three = paddle.to_tensor(np.concatenate([np.full((2, 1, 2), 0.5), np.full((2, 1, 2), 9.0),
+                                             np.full((2, 1, 2), 0.5)], axis=1).astype("float32"))
+    losses, generated = model.generator_losses(**_batch(), landmarks=(three, three))
+    expected = 10 * np.mean([np.abs(generated[k]["value"].numpy()[:, [0, 3]] - 0.5).mean()
+                             for k in ("kp_source", "kp_driving")])
+    assert float(losses["landmark"]) == pytest.approx(expected, rel=1e-5)

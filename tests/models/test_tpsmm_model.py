@@ -395,6 +395,7 @@ def test_landmark_loss_pulls_the_chosen_keypoints():
     (None, "data/landmarks", "train.landmark_keypoints.*distinct keypoint \\(0 to 9\\)"),
     ((0, 0), "data/landmarks", "train.landmark_keypoints"),
     ((0, 10), "data/landmarks", "train.landmark_keypoints"),
+    ((None, None), "data/landmarks", "train.landmark_keypoints.*or null to leave it out"),
     ((0, 1), None, "train.loss_weights.landmark.*dataset.landmark_dir.*--landmarks"),
 ])
 def test_landmark_loss_config_errors(indices, landmark_dir, match):
