@@ -115,6 +115,7 @@ class FramesDataset(paddle.io.Dataset):
         self.region_dir = (self._check_sidecars(region_dir, root_dir, "region_dir", "", "region video", "--regions")
                            if self.is_train and region_dir else None)
         self.landmark_dir = None
+        self._landmark_files = {}
         if self.is_train and landmark_dir:
             if self.transform is not None and not self.transform.moves_points():
                 raise ConfigError("landmarks follow flips and colour jitter only; switch rotation_param, "
@@ -137,7 +138,14 @@ class FramesDataset(paddle.io.Dataset):
         return folder
 
     def _landmarks(self, name, indices, total):
-        """(points (len(indices), N, 2) float32, flip order) of video `name` at frame `indices`."""
+        """(points (len(indices), N, 2) float32, flip order) of video `name` at frame `indices` (each file is read
+        once; a few hundred bytes a frame)."""
+        if name not in self._landmark_files:
+            self._landmark_files[name] = self._read_landmarks(name, total)
+        points, flip = self._landmark_files[name]
+        return points[indices], flip
+
+    def _read_landmarks(self, name, total):
         path = os.path.join(self.landmark_dir, name + ".npz")
         try:
             with np.load(path, allow_pickle=False) as data:
@@ -148,7 +156,7 @@ class FramesDataset(paddle.io.Dataset):
         if points.ndim != 3 or points.shape[0] != total or points.shape[2] != 2 or sorted(flip) != list(range(n)):
             raise InputError("landmark file '%s' must hold points (%d, N, 2) and flip, an order of 0..N-1; got "
                              "points %s; write it again" % (path, total, points.shape))
-        return points[indices], flip
+        return points, flip
 
     def _select_videos(self, root_dir, test_size, seed):
         part = "train" if self.is_train else "test"
