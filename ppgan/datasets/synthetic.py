@@ -9,6 +9,7 @@ reduced with area filtering, which anti-aliases the edges. Output depends only o
 import math
 import os
 import shutil
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -26,6 +27,7 @@ _EYES = [(70, 120, 200), (60, 150, 90), (110, 70, 40), (40, 40, 40), (140, 110, 
 _HAIR = [(30, 20, 15), (90, 55, 25), (200, 160, 80), (160, 50, 20), (230, 230, 230), (60, 60, 160),
          (200, 60, 140)]
 _PATTERNS = ("solid", "stripes", "checker", "gradient", "dots")
+CLOSED_EYE = 0.15   # eyes_open below this is drawn as a shut lid
 
 
 def _colour(rng, palette, jitter=18):
@@ -132,14 +134,27 @@ class _Pose:
                       lineType=cv2.LINE_8, shift=self.SHIFT)
 
 
-def render_face(identity, motion, index, size, background=None):
-    """Frame `index` of a video with `identity` and `motion`, as uint8 RGB `size` x `size`."""
-    big = size * SUPERSAMPLE
-    canvas = (background if background is not None else render_background(identity, big)).copy()
+def _face_layout(identity, motion, index, big):
+    """What drawing a frame and placing its landmarks share: the pose of frame `index` and the face-local sizes
+    (units of the `big` canvas): face semi-axes a, b; eye offsets ex, ey and size ew, eh; mouth width mw, place my
+    and opening mh."""
     pose = _Pose(((0.5 + motion["dx"][index]) * big, (0.52 + motion["dy"][index]) * big),
                  motion["angle"][index], motion["scale"][index])
     b = identity["face_height"] * big
     a = b * identity["face_aspect"]
+    ew = identity["eye_size"] * a
+    mw = identity["mouth_width"] * a
+    return SimpleNamespace(pose=pose, a=a, b=b, ex=identity["eye_spacing"] * a * 1.2, ey=-identity["eye_height"] * b,
+                           ew=ew, eh=ew * 0.75, mw=mw, my=identity["mouth_y"] * b,
+                           mh=(0.04 + 0.3 * motion["mouth_open"][index]) * mw)
+
+
+def render_face(identity, motion, index, size, background=None):
+    """Frame `index` of a video with `identity` and `motion`, as uint8 RGB `size` x `size`."""
+    big = size * SUPERSAMPLE
+    canvas = (background if background is not None else render_background(identity, big)).copy()
+    face = _face_layout(identity, motion, index, big)
+    pose, a, b = face.pose, face.a, face.b
     skin = identity["skin"]
     shade = tuple(0.78 * c for c in skin)
     outline = tuple(0.45 * c for c in skin)
@@ -160,16 +175,14 @@ def render_face(identity, motion, index, size, background=None):
             tuft = np.array([[-0.15 * a, -1.0 * b], [0.05 * a, -1.32 * b], [0.2 * a, -0.98 * b]])
             pose.fill(canvas, tuft, identity["hair_colour"])
 
-    ex, ey = identity["eye_spacing"] * a * 1.2, -identity["eye_height"] * b
-    ew = identity["eye_size"] * a
-    eh = ew * 0.75
+    ex, ey, ew, eh = face.ex, face.ey, face.ew, face.eh
     opened = motion["eyes_open"][index]
     px, py = motion["pupil_x"][index], motion["pupil_y"][index]
     for side in (-1, 1):
         cx = side * ex
         pose.line(canvas, pose.ellipse(cx, ey - eh * 1.5, ew * 0.9, eh * 0.4, math.pi * 1.15, math.pi * 1.85, 12),
                   outline, big * 0.012)
-        if opened < 0.15:
+        if opened < CLOSED_EYE:
             pose.line(canvas, np.array([[cx - ew, ey], [cx + ew, ey]]), outline, big * 0.01)
             continue
         h = eh * opened
@@ -184,9 +197,7 @@ def render_face(identity, motion, index, size, background=None):
 
     pose.fill(canvas, pose.ellipse(0, 0.12 * b, a * 0.09, b * 0.07, n=24), shade)
 
-    mw = identity["mouth_width"] * a
-    my = identity["mouth_y"] * b
-    mh = (0.04 + 0.3 * motion["mouth_open"][index]) * mw
+    mw, my, mh = face.mw, face.my, face.mh
     lips = (170, 60, 60)
     if mh > 0.06 * mw:
         pose.fill(canvas, pose.ellipse(0, my, mw * 0.55, mh, n=40), (90, 20, 30))
@@ -209,7 +220,6 @@ LANDMARKS = ("left_brow", "left_upper_lid", "right_brow", "right_upper_lid", "no
 # the index of each landmark in a mirrored frame (left and right swap)
 LANDMARK_FLIP = tuple(LANDMARKS.index(n.replace("left", "@").replace("right", "left").replace("@", "right"))
                       for n in LANDMARKS)
-CLOSED_EYE = 0.15   # eyes_open below this is drawn as a shut lid
 
 
 def face_landmarks(identity, motion, index, size):
@@ -217,19 +227,13 @@ def face_landmarks(identity, motion, index, size):
     the keypoints' coordinates: -1 and 1 are the centres of the first and last pixel (make_coordinate_grid); the
     pupils are NaN on a shut eye."""
     big = size * SUPERSAMPLE
-    pose = _Pose(((0.5 + motion["dx"][index]) * big, (0.52 + motion["dy"][index]) * big),
-                 motion["angle"][index], motion["scale"][index])
-    b = identity["face_height"] * big
-    a = b * identity["face_aspect"]
-    ex, ey = identity["eye_spacing"] * a * 1.2, -identity["eye_height"] * b
-    ew = identity["eye_size"] * a
-    eh = ew * 0.75
+    face = _face_layout(identity, motion, index, big)
+    b, ex, ey, ew, eh = face.b, face.ex, face.ey, face.ew, face.eh
     opened = motion["eyes_open"][index]
     shut = opened < CLOSED_EYE
     h = 0.0 if shut else eh * opened
     px, py = motion["pupil_x"][index], motion["pupil_y"][index]
-    mw, my = identity["mouth_width"] * a, identity["mouth_y"] * b
-    mh = (0.04 + 0.3 * motion["mouth_open"][index]) * mw
+    mw, my, mh = face.mw, face.my, face.mh
     if mh > 0.06 * mw:   # open: the dark ellipse and its lip line
         corner, lip = (mw * 0.55, my), my + mh
     else:                # closed: the lip arc
@@ -242,7 +246,7 @@ def face_landmarks(identity, motion, index, size):
     local += [(0.0, 0.12 * b), (-corner[0], corner[1]), (corner[0], corner[1]), (0.0, lip), (0.0, b)]
     for side in (-1, 1):
         local.append((side * ex + px * (ew - ir) * 0.9, ey + py * max(h - ir, 0) * 0.8))
-    world = np.asarray(local, np.float64) @ pose.rot.T + pose.centre
+    world = np.asarray(local, np.float64) @ face.pose.rot.T + face.pose.centre
     # a big-canvas coordinate u is small-pixel u / SUPERSAMPLE - 0.5; pixel j is 2 j / (size - 1) - 1
     points = 2 * (world / SUPERSAMPLE - 0.5) / (size - 1) - 1
     if shut:
