@@ -78,7 +78,8 @@ class ColorJitter:
         """True if any of the four jitters is non-zero."""
         return any((self.brightness, self.contrast, self.saturation, self.hue))
 
-    def __call__(self, frames, rng=None):
+    def __call__(self, frames, rng=None, points=None):
+        """The recoloured frames; with `points` ((landmarks, mirror order)), (frames, landmarks unchanged)."""
         rng = _rng(rng)
 
         def factor(x):
@@ -86,9 +87,10 @@ class ColorJitter:
 
         b, c, s = factor(self.brightness), factor(self.contrast), factor(self.saturation)
         h = rng.uniform(-self.hue, self.hue) if self.hue else None
-        return [self._apply(f, b, c, s, h) if f.shape[2] == 3
-                else np.concatenate([self._apply(np.ascontiguousarray(f[:, :, :3]), b, c, s, h), f[:, :, 3:]], axis=2)
-                for f in frames]
+        out = [self._apply(f, b, c, s, h) if f.shape[2] == 3
+               else np.concatenate([self._apply(np.ascontiguousarray(f[:, :, :3]), b, c, s, h), f[:, :, 3:]], axis=2)
+               for f in frames]
+        return out if points is None else (out, list(points[0]))
 
     @staticmethod
     def _apply(frame, b, c, s, h):
@@ -221,13 +223,15 @@ class AllAugmentationTransform:
 
     def __call__(self, frames, rng=None, points=None):
         """The augmented frames; with `points` ((per-frame (N, 2) landmarks, mirror order)), (frames, landmarks)."""
+        if points is not None and not self.moves_points():
+            raise ValueError("landmarks follow flips and colour jitter only, not rotation, resize or crop")
         frames = list(frames)
         landmarks = None if points is None else list(points[0])
         for t in self.transforms:
-            if landmarks is not None and isinstance(t, RandomFlip):
-                frames, landmarks = t(frames, rng, (landmarks, points[1]))
-            else:
+            if landmarks is None:
                 frames = t(frames, rng)
+            else:   # every transform here moves points (checked by moves_points)
+                frames, landmarks = t(frames, rng, (landmarks, points[1]))
         frames = [np.clip(f, 0.0, 1.0).astype(np.float32) for f in frames]
         return frames if points is None else (frames, landmarks)
 
