@@ -4,7 +4,8 @@
 A shipped 64x64 model's export takes 5-20 MB, a 256x256 one's about half a gigabyte, so a few tries of released
 models fill gigabytes. After each new export the least recently used exports are removed until the cache is at
 most PPGAN_CACHE_MAX_MB megabytes (default 2048), sparing any used in the last few minutes (another process
-may be running it); an export is not started when the disk would keep less than MIN_FREE_MB free.
+may be running it); an export is not started when the disk would keep less than RESERVE_MB free after it
+(its size estimated from the nets' weights).
 `python tools/cache.py` lists the cache and `python tools/cache.py clean` empties it.
 """
 import argparse
@@ -21,7 +22,10 @@ logger = get_logger("ppgan.apps")
 
 LIMIT_VARIABLE = "PPGAN_CACHE_MAX_MB"
 DEFAULT_LIMIT_MB = 2048
-MIN_FREE_MB = 1024  # an export is not started when the disk holding the cache has less free than this
+RESERVE_MB = 256  # an export is not started when the disk holding the cache would keep less free than this after it
+# An export's bytes per byte of the nets' parameters and buffers: Paddle Inference parameters plus ONNX graphs hold
+# the weights about twice (2.1x measured for the shipped TPSMM), and a margin for the graph files.
+EXPORT_BYTES_PER_WEIGHT_BYTE = 2.5
 IN_USE_SECONDS = 600  # exports used this recently are never removed automatically
 _MB = 1024 * 1024
 
@@ -119,18 +123,31 @@ def prune(limit=None, keep=(), now=None, in_use_seconds=IN_USE_SECONDS):
     return removed
 
 
-def check_free_space(folder, minimum_mb=MIN_FREE_MB):
-    """An InputError when the disk holding `folder` (or its nearest existing parent) has less than `minimum_mb`
-    megabytes free: an export must not fill the disk."""
+def export_bytes(*nets):
+    """The estimated size in bytes of an export of these Paddle layers (None entries are skipped): their
+    parameters' and buffers' bytes times EXPORT_BYTES_PER_WEIGHT_BYTE."""
+    total = 0
+    for net in nets:
+        if net is None:
+            continue
+        for tensor in net.state_dict().values():
+            total += int(tensor.numel()) * tensor.element_size()
+    return int(total * EXPORT_BYTES_PER_WEIGHT_BYTE)
+
+
+def check_free_space(folder, needed_bytes=0, reserve_mb=RESERVE_MB):
+    """An InputError when writing `needed_bytes` (an export's estimated size, :func:`export_bytes`) into `folder`
+    would leave the disk holding it (or its nearest existing parent) with less than `reserve_mb` megabytes free: an
+    export must not fill the disk."""
     probe = os.path.abspath(folder)
     while not os.path.exists(probe) and os.path.dirname(probe) != probe:
         probe = os.path.dirname(probe)
     free = shutil.disk_usage(probe).free
-    if free < minimum_mb * _MB:
-        raise InputError("the disk holding the export cache %s has %.0f MB free, under the %d MB an export keeps "
-                         "free; clean the cache (python tools/cache.py clean), set PPGAN_CACHE_DIR to a folder on "
-                         "another disk, or animate without exporting (--backend dygraph)"
-                         % (cache_root(), free / _MB, minimum_mb))
+    if free - needed_bytes < reserve_mb * _MB:
+        raise InputError("the disk holding the export cache %s has %.0f MB free, and this export (about %.0f MB) "
+                         "would leave less than the %d MB an export keeps free; clean the cache (python tools/cache.py "
+                         "clean), set PPGAN_CACHE_DIR to a folder on another disk, or animate without exporting "
+                         "(--backend dygraph)" % (cache_root(), free / _MB, needed_bytes / _MB, reserve_mb))
 
 
 def _size(n):

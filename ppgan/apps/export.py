@@ -303,7 +303,7 @@ def cached_export(kp_detector, generator, folder, image_size, onnx=False, weight
         if onnx:
             add_onnx(folder)
         return folder
-    cache.check_free_space(folder)
+    cache.check_free_space(folder, cache.export_bytes(kp_detector, generator, avd_network))
     logger.info("exporting the model at %dx%d for faster inference (once; cached in %s)",
                 image_size[1], image_size[0], folder)
     try:
