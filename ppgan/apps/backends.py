@@ -13,7 +13,7 @@ import paddle
 
 from ppgan.utils.errors import InputError
 
-from .export import ONNX_HELP, ExportError, read_manifest
+from .export import ONNX_HELP, ExportError, has_onnx, read_manifest
 
 BACKENDS = ("auto", "dygraph", "inference", "onnx")
 DEVICES = ("cpu", "gpu")
@@ -28,8 +28,7 @@ def auto_backend(device, model_dir=None):
     if device != "cpu" or not onnx_available():
         return "inference"
     if model_dir is not None:
-        graphs = read_manifest(model_dir)["graphs"].values()
-        return "onnx" if all("onnx" in entry for entry in graphs) else "inference"
+        return "onnx" if has_onnx(read_manifest(model_dir)) else "inference"
     return "onnx"
 
 

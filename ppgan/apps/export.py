@@ -225,10 +225,15 @@ def convert_to_onnx(folder, manifest):
         graphs[name]["onnx"] = name + ".onnx"
 
 
+def has_onnx(manifest):
+    """Whether every graph of an export's manifest has its ONNX file."""
+    return all("onnx" in entry for entry in manifest["graphs"].values())
+
+
 def add_onnx(folder):
     """Convert an existing export to ONNX in place (each file renamed into place); returns the manifest."""
     manifest = read_manifest(folder)
-    if all("onnx" in entry for entry in manifest["graphs"].values()):
+    if has_onnx(manifest):
         return manifest
     tmp = temp_dir_next_to(folder)
     try:
@@ -301,6 +306,8 @@ def cached_export(kp_detector, generator, folder, image_size, onnx=False, weight
     if is_export(folder):
         cache.touch(folder)
         if onnx:
+            if not has_onnx(read_manifest(folder)):  # the ONNX graphs hold the weights once more
+                cache.check_free_space(folder, cache.folder_bytes(folder))
             add_onnx(folder)
         return folder
     cache.check_free_space(folder, cache.export_bytes(kp_detector, generator, avd_network))

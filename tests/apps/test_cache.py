@@ -76,9 +76,9 @@ def test_an_export_never_fills_the_disk(root, monkeypatch):
 def test_an_exports_size_is_estimated_from_the_nets_weights():
     import paddle
 
-    linear, conv = paddle.nn.Linear(10, 5), paddle.nn.BatchNorm2D(3)  # 55 parameters; 6 parameters and 6 buffers
+    linear, norm = paddle.nn.Linear(10, 5), paddle.nn.BatchNorm2D(3)  # 55 parameters; 6 parameters and 6 buffers
     assert cache.export_bytes(linear) == int(55 * 4 * cache.EXPORT_BYTES_PER_WEIGHT_BYTE)
-    assert cache.export_bytes(linear, None, conv) == int((55 + 12) * 4 * cache.EXPORT_BYTES_PER_WEIGHT_BYTE)
+    assert cache.export_bytes(linear, None, norm) == int((55 + 12) * 4 * cache.EXPORT_BYTES_PER_WEIGHT_BYTE)
 
 
 def test_the_shipped_models_export_fits_its_estimate():

@@ -7,7 +7,8 @@ import pytest
 
 from conftest import require_onnx
 from ppgan.apps import FirstOrderPredictor
-from ppgan.apps.export import ExportError, add_onnx, export_model, read_manifest
+from ppgan.apps import cache
+from ppgan.apps.export import ExportError, add_onnx, cached_export, export_model, has_onnx, read_manifest
 from ppgan.apps.graphs import GRAPH_NAMES
 from ppgan.utils.errors import InputError
 
@@ -107,6 +108,28 @@ def test_onnx_conversion_and_a_missing_extra(nets, tmp_path, monkeypatch):
     with pytest.raises(ExportError, match="pip install paddle2onnx onnxruntime"):
         export_model(*nets, str(tmp_path / "again"), (32, 32), onnx=True)
     assert not os.path.exists(str(tmp_path / "again"))
+
+
+def test_adding_onnx_to_a_cached_export_never_fills_the_disk(nets, tmp_path, monkeypatch):
+    """ONNX graphs added to a cached export hold its weights once more: refused when they would leave the disk
+    under cache.RESERVE_MB free; an export that has them writes nothing and is never refused."""
+    import shutil
+
+    require_onnx()
+    folder = str(tmp_path / "cached")
+    cached_export(*nets, folder, (32, 32))  # Paddle Inference graphs only
+    size = cache.folder_bytes(folder)
+    real = shutil.disk_usage
+    free = {"bytes": cache.RESERVE_MB * 1024 * 1024 + size - 1}
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: real(path)._replace(free=free["bytes"]))
+    with pytest.raises(InputError, match="would leave less than the 256 MB an export keeps free"):
+        cached_export(*nets, folder, (32, 32), onnx=True)
+    assert not has_onnx(read_manifest(folder))
+    free["bytes"] += 1
+    cached_export(*nets, folder, (32, 32), onnx=True)
+    assert has_onnx(read_manifest(folder))
+    free["bytes"] = 0
+    assert cached_export(*nets, folder, (32, 32), onnx=True) == folder
 
 
 @pytest.mark.parametrize("paddle_version, converter, advice", [
