@@ -1,7 +1,7 @@
 """The export cache: the models that backend 'auto' / 'onnx' / 'inference' exported once per frame size, under
 `ppgan.utils.io.cache_root()`/exports, listed, bounded and cleaned.
 
-A shipped 64x64 model's export takes 5-20 MB, a 256x256 one's about half a gigabyte, so a few tries of released
+A shipped 64x64 model's export takes 5-21 MB, FOMM's 256x256 vox model's 457 MB, so a few tries of released
 models fill gigabytes. After each new export the least recently used exports are removed until the cache is at
 most PPGAN_CACHE_MAX_MB megabytes (default 2048), sparing any used in the last few minutes (another process
 may be running it); an export is not started when the disk would keep less than RESERVE_MB free after it
